@@ -1,0 +1,17 @@
+"""iactx: Cherenkov-telescope events as labelled xarray data.
+
+The event tree (``xarray.DataTree``) holds array-level data at the root,
+the instrument at ``/instrument`` and one group per camera type with the
+telescope events stacked along ``tel_event``.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .io import iter_simtel, open_dl1, open_events, read_simtel, write_dl1
+
+try:
+    __version__ = version("iactx")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0"
+
+__all__ = ["__version__", "iter_simtel", "open_dl1", "open_events", "read_simtel", "write_dl1"]

@@ -1,0 +1,16 @@
+"""One place that decides how kernels are compiled.
+
+``IACTX_NUMBA_CACHE=0`` turns the on-disk cache of compiled kernels off
+(useful on read-only installs or when debugging numba itself).
+"""
+
+import os
+
+import numba
+
+CACHE = os.environ.get("IACTX_NUMBA_CACHE", "1") not in ("0", "false", "no")
+
+
+def kernel(*args, parallel=False, **kwargs):
+    """``numba.njit`` with the project's defaults (nogil, cache switch)."""
+    return numba.njit(*args, cache=CACHE, nogil=True, parallel=parallel, **kwargs)

@@ -1,0 +1,1 @@
+"""Calibration: R0 -> R1 and charge extraction."""

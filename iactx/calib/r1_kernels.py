@@ -1,0 +1,65 @@
+"""R0 -> R1 for sim_telarray data: pedestal subtraction, dc-to-pe and gain selection.
+
+Plain-array kernels, batched over telescope events.
+"""
+
+import numpy as np
+
+from .._numba import kernel
+
+__all__ = ["select_gain_threshold", "calibrate_selected_gain"]
+
+
+@kernel
+def select_gain_threshold(r0, threshold, out):
+    """Threshold gain selection on raw waveforms.
+
+    A pixel uses the low gain (1) when any high-gain sample exceeds
+    ``threshold``, else the high gain (0). Single-gain data always gives 0.
+
+    Parameters
+    ----------
+    r0 : ndarray, shape (n_tel_events, n_gains, n_pixels, n_samples)
+        Raw ADC samples.
+    threshold : float
+        Threshold on the high-gain samples [ADC counts].
+    out : ndarray of int8, shape (n_tel_events, n_pixels)
+        Selected channel per pixel, written in place.
+    """
+    n_events, n_gains, n_pixels, n_samples = r0.shape
+    for e in range(n_events):
+        for p in range(n_pixels):
+            channel = 0
+            if n_gains > 1:
+                for s in range(n_samples):
+                    if r0[e, 0, p, s] > threshold:
+                        channel = 1
+                        break
+            out[e, p] = channel
+
+
+@kernel
+def calibrate_selected_gain(r0, selected_gain, pedestal, dc_to_pe, out):
+    """R1 waveforms of the selected channel: ``(r0 - pedestal) * dc_to_pe``.
+
+    Parameters
+    ----------
+    r0 : ndarray, shape (n_tel_events, n_gains, n_pixels, n_samples)
+        Raw ADC samples.
+    selected_gain : ndarray of int8, shape (n_tel_events, n_pixels)
+        Channel to use per pixel.
+    pedestal : ndarray of float32, shape (n_tel_events, n_gains, n_pixels)
+        Pedestal per sample [ADC counts].
+    dc_to_pe : ndarray of float32, shape (n_tel_events, n_gains, n_pixels)
+        Conversion factor [p.e. / ADC count].
+    out : ndarray of float32, shape (n_tel_events, n_pixels, n_samples)
+        Calibrated waveforms [p.e.], written in place.
+    """
+    n_events, n_gains, n_pixels, n_samples = r0.shape
+    for e in range(n_events):
+        for p in range(n_pixels):
+            g = selected_gain[e, p]
+            ped = pedestal[e, g, p]
+            factor = dc_to_pe[e, g, p]
+            for s in range(n_samples):
+                out[e, p, s] = (np.float32(r0[e, g, p, s]) - ped) * factor

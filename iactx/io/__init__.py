@@ -1,0 +1,18 @@
+"""Reading and writing event trees."""
+
+from .dl1 import open_dl1, write_dl1
+from .registry import available_sources, open_events
+from .simtel import SimtelSource, TruncatedFileWarning, iter_simtel, read_simtel
+from .simtel_instrument import FocalLengthFallbackWarning
+
+__all__ = [
+    "FocalLengthFallbackWarning",
+    "SimtelSource",
+    "TruncatedFileWarning",
+    "available_sources",
+    "iter_simtel",
+    "open_dl1",
+    "open_events",
+    "read_simtel",
+    "write_dl1",
+]

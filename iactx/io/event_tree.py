@@ -1,0 +1,122 @@
+"""Build the nodes of an event tree.
+
+Every source (sim_telarray reader, toy simulation, ...) assembles its output
+through these helpers so that all trees share one layout:
+
+- ``/``: dimension ``event`` with the keys ``obs_id`` and ``event_id`` as
+  coordinates (not an index: an indexed root coordinate would be inherited
+  by every camera group and clash with its ``event`` level);
+- ``/instrument``: dimension ``tel`` indexed by telescope id;
+- ``/<camera name>``: dimension ``tel_event`` indexed by (``obs_id``,
+  ``event``, ``tel``), plus ``pixel``, ``sample``, ``gain``.
+
+See ``docs/data_model.md`` for every variable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..instrument import CameraReadout
+
+__all__ = [
+    "EVENT_KEYS",
+    "TEL_EVENT_LEVELS",
+    "EVENT_TYPES",
+    "camera_group",
+    "make_tree",
+    "root_dataset",
+    "tel_event_index",
+]
+
+#: keys of the root node, coordinates along ``event``
+EVENT_KEYS = ("obs_id", "event_id")
+#: levels of the ``tel_event`` index of the camera groups
+TEL_EVENT_LEVELS = ("obs_id", "event", "tel")
+
+#: event type codes (CTAO convention) and their names
+EVENT_TYPES = {
+    0: "flatfield",
+    1: "single_pe",
+    2: "sky_pedestal",
+    3: "dark_pedestal",
+    4: "electronic_pedestal",
+    5: "other_calibration",
+    16: "muon",
+    17: "hardware_stereo",
+    24: "dau_test",
+    32: "subarray",
+    255: "unknown",
+}
+
+
+def tel_event_index(obs_id, event_id, tel_id):
+    """Coordinates for the ``tel_event`` dimension of a camera group."""
+    midx = pd.MultiIndex.from_arrays(
+        [np.asarray(obs_id, np.int64), np.asarray(event_id, np.int64), np.asarray(tel_id, np.int32)],
+        names=list(TEL_EVENT_LEVELS),
+    )
+    return xr.Coordinates.from_pandas_multiindex(midx, "tel_event")
+
+
+def root_dataset(obs_id, event_id, data_vars, attrs=None):
+    """The root node: array-level quantities along ``event``.
+
+    Parameters
+    ----------
+    obs_id, event_id : array_like of int, shape (n_events,)
+        Keys of the events.
+    data_vars : dict
+        Name -> (values, attrs) for each array-level variable along ``event``.
+    attrs : dict, optional
+        Attributes of the node.
+    """
+    data = {name: ("event", np.asarray(values), dict(var_attrs)) for name, (values, var_attrs) in data_vars.items()}
+    coords = {
+        "obs_id": ("event", np.asarray(obs_id, np.int64), {"long_name": "observation (run) id"}),
+        "event_id": ("event", np.asarray(event_id, np.int64), {"long_name": "event id within the run"}),
+    }
+    return xr.Dataset(data, coords=coords, attrs=dict(attrs or {}))
+
+
+def camera_group(geometry, readouts, keys, data_vars, attrs=None):
+    """A camera group: per-telescope-event data of one camera type.
+
+    Parameters
+    ----------
+    geometry : iactx.instrument.CameraGeometry
+        Pixel layout; becomes the ``pixel`` coordinates and attributes.
+    readouts : dict[int, iactx.instrument.CameraReadout]
+        Readout of every telescope with this camera, by telescope id.
+    keys : tuple of array_like
+        ``(obs_id, event_id, tel_id)``, each of shape (n_tel_events,).
+    data_vars : dict
+        Name -> (dims, values, attrs).
+    attrs : dict, optional
+        Additional attributes.
+    """
+    geom_coords, geom_attrs = geometry.to_coords()
+    readout_vars, readout_coords, readout_attrs = CameraReadout.to_dataset_items(readouts)
+    ds = xr.Dataset(
+        {**readout_vars, **{k: (dims, values, dict(a)) for k, (dims, values, a) in data_vars.items()}},
+        coords={**geom_coords, **readout_coords},
+        attrs={**geom_attrs, **readout_attrs, **(attrs or {})},
+    )
+    return ds.assign_coords(tel_event_index(*keys))
+
+
+def make_tree(root, instrument, cameras):
+    """Assemble the event tree.
+
+    Parameters
+    ----------
+    root : xarray.Dataset
+        Root node, from :func:`root_dataset`.
+    instrument : xarray.Dataset
+        The ``/instrument`` node.
+    cameras : dict[str, xarray.Dataset]
+        Camera groups by camera name.
+    """
+    return xr.DataTree.from_dict({"/": root, "/instrument": instrument, **{f"/{k}": v for k, v in cameras.items()}})

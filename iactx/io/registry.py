@@ -1,0 +1,69 @@
+"""Pick the right reader for a file by its content.
+
+Built-in sources: sim_telarray files and iactx event-tree files. Other
+packages add readers through the entry-point group ``iactx.sources``; an
+entry point names an object with ``is_compatible(path) -> bool`` and
+``read(path, **options) -> DataTree``.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from .dl1 import is_dl1_file, open_dl1
+from .errors import check_input_file, first_bytes
+from .simtel import SimtelSource, read_simtel
+
+__all__ = ["open_events", "available_sources", "Source"]
+
+
+class Source:
+    """A named reader: a content test and a read function."""
+
+    def __init__(self, name, is_compatible, read):
+        self.name, self.is_compatible, self.read = name, is_compatible, read
+
+    def __repr__(self):
+        return f"Source({self.name!r})"
+
+
+def _builtin_sources():
+    return [
+        Source("dl1", is_dl1_file, lambda path, **kw: open_dl1(path, **kw)),
+        Source("simtel", SimtelSource.is_compatible, read_simtel),
+    ]
+
+
+def available_sources():
+    """All readers, built-in first, then those registered under ``iactx.sources``."""
+    sources = _builtin_sources()
+    builtin = {s.name for s in sources}
+    for ep in entry_points(group="iactx.sources"):
+        if ep.name in builtin:
+            continue
+        obj = ep.load()
+        sources.append(Source(ep.name, obj.is_compatible, obj.read))
+    return sources
+
+
+def open_events(path, **options):
+    """Read a file with the first reader that recognises its content.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any supported file; the extension does not matter.
+    **options
+        Passed to the reader (e.g. ``max_events`` for sim_telarray files).
+
+    Raises
+    ------
+    ValueError
+        No reader recognises the file; the message names it and its first bytes.
+    """
+    path = check_input_file(path)
+    for source in available_sources():
+        if source.is_compatible(path):
+            return source.read(path, **options)
+    names = ", ".join(s.name for s in available_sources())
+    raise ValueError(f"no reader recognises {path} (tried {names}); it starts with {first_bytes(path)}")

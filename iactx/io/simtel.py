@@ -1,0 +1,455 @@
+"""Read sim_telarray (EventIO) files into event trees.
+
+``read_simtel`` reads a whole file, ``iter_simtel`` yields it in batches of
+events so that files of any length are processed in bounded memory. Both use
+the file's own calibration (pedestal, dc-to-pe) and the threshold gain
+selection to produce R1 waveforms in photo-electrons.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..calib.r1_kernels import calibrate_selected_gain, select_gain_threshold
+from .errors import check_input_file, first_bytes
+from .event_tree import EVENT_TYPES, camera_group, make_tree, root_dataset
+from .simtel_instrument import subarray_from_simtel
+
+__all__ = ["read_simtel", "iter_simtel", "SimtelSource", "TruncatedFileWarning", "GAIN_THRESHOLD"]
+
+#: high-gain sample value [ADC counts] above which the low gain is used
+GAIN_THRESHOLD = 4000.0
+
+#: sim_telarray calibration types -> event type codes (see EVENT_TYPES)
+_CALIBRATION_EVENT_TYPES = {0: 3, 1: 2, 2: 1, 3: 0}
+
+_GRAMMAGE = "g cm-2"
+
+
+class TruncatedFileWarning(UserWarning):
+    """A file ended inside an event; the complete events before it were read."""
+
+
+def _is_eventio(path):
+    from eventio.file_types import is_eventio
+
+    return is_eventio(str(path))
+
+
+def _open_simtel(path, allowed_tels, calibration_events):
+    from eventio import SimTelFile
+
+    path = check_input_file(path)
+    if not _is_eventio(path):
+        raise ValueError(
+            f"{path} is not a sim_telarray (EventIO) file, not even compressed: "
+            f"it starts with {first_bytes(path)}"
+        )
+    try:
+        return path, SimTelFile(
+            str(path), allowed_telescopes=set(allowed_tels) if allowed_tels else None,
+            skip_calibration=not calibration_events,
+        )
+    except (EOFError, ValueError, OSError) as err:
+        raise ValueError(f"{path}: cannot read the run header and telescope descriptions ({err})") from err
+
+
+def _has_true_image(history):
+    """Whether the simulation stored true photo-electron images."""
+    lines = [line.decode("utf-8", "replace").strip() for _, line in history]
+    if lines and "merge_simtel" in lines[0]:
+        return False
+    for line in lines:
+        words = line.split()
+        if len(words) < 2:
+            continue
+        key = words[0].lower()
+        try:
+            value = int(words[1])
+        except ValueError:
+            continue
+        if key == "save_photons" and value & 0b10:
+            return True
+        if key == "store_photoelectrons" and value > 0:
+            return True
+    return False
+
+
+def _pointing(tracking):
+    """Telescope pointing (alt, az) [deg], the corrected values where present."""
+    az = tracking.get("azimuth_cor", np.nan)
+    alt = tracking.get("altitude_cor", np.nan)
+    if np.isnan(az):
+        az = tracking["azimuth_raw"]
+    if np.isnan(alt):
+        alt = tracking["altitude_raw"]
+    # sim_telarray stores float32 radians: 90 deg can come out a hair above 90
+    return float(np.clip(np.rad2deg(float(alt)), -90.0, 90.0)), float(np.rad2deg(float(az)))
+
+
+@dataclass
+class _CameraBatch:
+    """Per-telescope-event data of one camera type, collected event by event."""
+
+    keys: list = field(default_factory=lambda: ([], [], []))
+    r0: list = field(default_factory=list)
+    pedestal: list = field(default_factory=list)
+    dc_to_pe: list = field(default_factory=list)
+    time_shift: list = field(default_factory=list)
+    pointing: list = field(default_factory=list)
+    focal_length: list = field(default_factory=list)
+    trigger_time: list = field(default_factory=list)
+    true_image: list = field(default_factory=list)
+    disabled: list = field(default_factory=list)
+
+
+class SimtelSource:
+    """Reader for one sim_telarray file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (plain, gzip or zstd compressed).
+    allowed_tels : iterable of int, optional
+        Read only these telescopes.
+    focal_length : {"effective", "equivalent"}
+        Focal length carried with the camera groups.
+    keep_r0 : bool
+        Also keep the raw ADC samples (``r0``).
+    calibration_events : bool
+        Read calibration events instead of skipping them.
+    strict : bool
+        Raise on a truncated file instead of warning.
+    gain_threshold : float
+        Threshold gain selection on the high gain [ADC counts].
+    """
+
+    name = "simtel"
+
+    def __init__(self, path, *, allowed_tels=None, focal_length="effective", keep_r0=False,
+                 calibration_events=False, strict=False, gain_threshold=GAIN_THRESHOLD):
+        self.path, self._file = _open_simtel(path, allowed_tels, calibration_events)
+        self.keep_r0 = keep_r0
+        self.strict = strict
+        self.gain_threshold = float(gain_threshold)
+        self.calibration_events = calibration_events
+        subarray, self.focal_lengths = subarray_from_simtel(self._file, self.path, focal_length)
+        if allowed_tels:
+            unknown = sorted(set(int(t) for t in allowed_tels) - set(subarray.tel))
+            if unknown:
+                raise ValueError(f"{self.path}: allowed_tels {unknown} are not in the file (ids {list(subarray.tel)})")
+            subarray = subarray.select_subarray(allowed_tels)
+        self.subarray = subarray
+        self.focal_length_kind = focal_length
+        self.obs_id = int(self._file.header["run"])
+        self.has_true_image = _has_true_image(self._file.history)
+        self._camera_of = {t: d.camera.name for t, d in subarray.tel.items()}
+        self._instrument = subarray.to_dataset()
+        self.n_read = 0
+
+    @staticmethod
+    def is_compatible(path):
+        """Whether ``path`` is an EventIO file (possibly compressed)."""
+        try:
+            return _is_eventio(path)
+        except OSError:
+            return False
+
+    def close(self):
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _simulation_attrs(self):
+        header = self._file.mc_run_headers[-1] if self._file.mc_run_headers else None
+        attrs = {
+            "source": "sim_telarray",
+            "input_file": str(self.path),
+            "focal_length_kind": self.focal_length_kind,
+            "tracking_mode": int(self._file.header["tracking_mode"]),
+        }
+        if header is not None:
+            attrs.update({
+                "simulation_energy_min": float(header["E_range"][0]),
+                "simulation_energy_max": float(header["E_range"][1]),
+                "simulation_energy_units": "TeV",
+                "simulation_spectral_index": float(header["spectral_index"]),
+                "simulation_n_showers": int(header["n_showers"]),
+                "simulation_shower_reuse": int(header["n_use"]),
+                "simulation_max_scatter_range": float(header["core_range"][1]),
+                "simulation_viewcone_max": float(header["viewcone"][1]),
+                "simulation_diffuse": int(header["diffuse"]),
+                "simulation_observation_height": float(header["obsheight"]),
+            })
+        return attrs
+
+    def __iter__(self):
+        return self.batches()
+
+    def batches(self, batch_size=100, max_events=None):
+        """Yield event trees of at most ``batch_size`` events.
+
+        Parameters
+        ----------
+        batch_size : int or None
+            Events per tree; ``None`` for one tree with every event.
+        max_events : int, optional
+            Stop after this many events.
+        """
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        limit = math.inf if max_events is None else int(max_events)
+        size = math.inf if batch_size is None else int(batch_size)
+        events = []
+        for array_event in self._events(limit):
+            events.append(array_event)
+            if len(events) >= size:
+                yield self._tree(events)
+                events = []
+        if events:
+            yield self._tree(events)
+
+    def _events(self, limit):
+        """The file's array events, stopping cleanly at a truncation."""
+        if limit <= 0:
+            return
+        iterator = iter(self._file)
+        while True:
+            try:
+                array_event = next(iterator)
+            except StopIteration:
+                return
+            except (EOFError, ValueError, OSError) as err:
+                message = (
+                    f"{self.path} is truncated or corrupt after {self.n_read} complete events "
+                    f"(near byte {self._tell()} of the uncompressed stream): {err}"
+                )
+                if self.strict:
+                    raise ValueError(message) from err
+                warnings.warn(message, TruncatedFileWarning, stacklevel=4)
+                return
+            if not array_event["telescope_events"]:
+                continue
+            self.n_read += 1
+            yield array_event
+            if self.n_read >= limit:
+                return
+
+    def _tell(self):
+        try:
+            return self._file.tell()
+        except Exception:  # noqa: BLE001 - position is best effort for the message
+            return "unknown"
+
+    def _tree(self, array_events):
+        root = self._root(array_events)
+        batches = {name: _CameraBatch() for name in self.subarray.ids_by_camera()}
+        for array_event, event_id in zip(array_events, root["event_id"].values):
+            self._collect(array_event, int(event_id), batches)
+        cameras = {name: self._camera_group(name, batch) for name, batch in batches.items()}
+        return make_tree(root, self._instrument, cameras)
+
+    def _root(self, array_events):
+        n = len(array_events)
+        event_id = np.empty(n, np.int64)
+        event_type = np.empty(n, np.int16)
+        time = np.empty(n, "datetime64[ns]")
+        true = {k: np.full(n, np.nan) for k in
+                ("energy", "alt", "az", "core_x", "core_y", "h_first_int", "x_max")}
+        primary = np.full(n, -1, np.int32)
+        pseudo_id = 0
+        for i, ev in enumerate(array_events):
+            eid = int(ev.get("event_id", 0))
+            if eid == 0:
+                pseudo_id -= 1
+                eid = pseudo_id
+            event_id[i] = eid
+            if ev["type"] == "data":
+                event_type[i] = 32
+            elif ev["type"] == "calibration":
+                event_type[i] = _CALIBRATION_EVENT_TYPES.get(ev.get("calibration_type", -1), 5)
+            else:
+                event_type[i] = 255
+            seconds, nanoseconds = ev["trigger_information"]["gps_time"]
+            time[i] = np.datetime64(int(seconds), "s") + np.timedelta64(int(nanoseconds), "ns")
+            shower = ev.get("mc_shower")
+            if ev["type"] == "data" and shower is not None:
+                mc_event = ev["mc_event"]
+                true["energy"][i] = shower["energy"]
+                true["alt"][i] = min(np.rad2deg(shower["altitude"]), 90.0)
+                true["az"][i] = np.rad2deg(shower["azimuth"])
+                true["core_x"][i] = mc_event["xcore"]
+                true["core_y"][i] = mc_event["ycore"]
+                true["h_first_int"][i] = shower["h_first_int"]
+                true["x_max"][i] = shower["xmax"]
+                primary[i] = shower["primary_id"]
+        header = self._file.header
+        direction = np.rad2deg(np.asarray(header["direction"], np.float64))
+        tracking_altaz = int(header["tracking_mode"]) == 0
+        data_vars = {
+            "trigger_time": (time, {"long_name": "central trigger time (UTC)"}),
+            "event_type": (event_type, {"long_name": "event type code", "flag_values": list(EVENT_TYPES),
+                                        "flag_meanings": " ".join(EVENT_TYPES.values())}),
+            "true_energy": (true["energy"], {"units": "TeV"}),
+            "true_alt": (true["alt"], {"units": "deg"}),
+            "true_az": (true["az"], {"units": "deg"}),
+            "true_core_x": (true["core_x"], {"units": "m"}),
+            "true_core_y": (true["core_y"], {"units": "m"}),
+            "true_h_first_int": (true["h_first_int"], {"units": "m"}),
+            "true_x_max": (true["x_max"], {"units": _GRAMMAGE}),
+            "true_shower_primary_id": (primary, {"long_name": "CORSIKA primary id, -1 if none"}),
+            "array_altitude": (np.full(n, min(direction[1], 90.0) if tracking_altaz else np.nan), {"units": "deg"}),
+            "array_azimuth": (np.full(n, direction[0] if tracking_altaz else np.nan), {"units": "deg"}),
+        }
+        return root_dataset(np.full(n, self.obs_id), event_id, data_vars, self._simulation_attrs())
+
+    def _collect(self, array_event, event_id, batches):
+        tels_with_trigger = set(int(t) for t in array_event["trigger_information"]["triggered_telescopes"])
+        photoelectrons = array_event.get("photoelectrons") or {}
+        for tel_id, tel_event in array_event["telescope_events"].items():
+            if tel_id not in self._camera_of or tel_id not in tels_with_trigger:
+                continue
+            batch = batches[self._camera_of[tel_id]]
+            adc = tel_event.get("adc_samples")
+            if adc is None:
+                adc = tel_event["adc_sums"][:, :, np.newaxis]
+            monitoring = array_event["camera_monitorings"][tel_id]
+            calibration = array_event["laser_calibrations"][tel_id]
+            for key, value in zip(batch.keys, (self.obs_id, event_id, tel_id)):
+                key.append(value)
+            batch.r0.append(adc)
+            batch.pedestal.append(np.asarray(monitoring["pedestal"], np.float32) / np.float32(monitoring["n_ped_slices"]))
+            batch.dc_to_pe.append(np.asarray(calibration["calib"], np.float32))
+            batch.time_shift.append(np.asarray(calibration["tm_calib"], np.float32))
+            batch.pointing.append(_pointing(array_event["tracking_positions"][tel_id]))
+            batch.focal_length.append(self.focal_lengths[tel_id])
+            if self.has_true_image:
+                image = (photoelectrons.get(tel_id - 1) or {}).get("photoelectrons")
+                n_pixels = adc.shape[1]
+                batch.true_image.append(np.full(n_pixels, -1, np.int32) if image is None
+                                        else np.asarray(image, np.int32))
+
+    def _camera_group(self, name, batch):
+        geometry = self.subarray.geometries()[name]
+        readouts = self.subarray.readouts(name)
+        readout = next(iter(readouts.values()))
+        n = len(batch.r0)
+        n_pixels = geometry.n_pixels
+        n_gains = readout.n_channels
+        n_samples = batch.r0[0].shape[-1] if n else readout.n_samples
+        r0 = np.stack(batch.r0) if n else np.zeros((0, n_gains, n_pixels, n_samples), np.uint16)
+        r0 = r0.astype(np.uint16, copy=False)
+        selected = np.empty((n, n_pixels), np.int8)
+        select_gain_threshold(r0, self.gain_threshold, selected)
+        waveform = np.empty((n, n_pixels, n_samples), np.float32)
+
+        def stacked(values, shape, dtype=np.float32):
+            return np.stack(values).astype(dtype, copy=False) if n else np.zeros((0, *shape), dtype)
+
+        pedestal = stacked(batch.pedestal, (n_gains, n_pixels))
+        dc_to_pe = stacked(batch.dc_to_pe, (n_gains, n_pixels))
+        calibrate_selected_gain(r0, selected, pedestal, dc_to_pe, waveform)
+        time_shift = np.take_along_axis(stacked(batch.time_shift, (n_gains, n_pixels)),
+                                        selected[:, np.newaxis, :].astype(np.intp), axis=1)[:, 0]
+        pointing = stacked(batch.pointing, (2,), np.float64)
+        data_vars = {
+            "waveform": (("tel_event", "pixel", "sample"), waveform,
+                         {"units": "pe", "long_name": "R1 waveform, pedestal-subtracted, gain-selected"}),
+            "selected_gain": (("tel_event", "pixel"), selected,
+                              {"long_name": "gain channel used (0 high, 1 low)"}),
+            "time_shift": (("tel_event", "pixel"), time_shift,
+                           {"units": "ns", "long_name": "peak time shift of the selected channel"}),
+            "pointing_alt": ("tel_event", pointing[:, 0], {"units": "deg", "long_name": "telescope pointing altitude"}),
+            "pointing_az": ("tel_event", pointing[:, 1], {"units": "deg", "long_name": "telescope pointing azimuth"}),
+            "focal_length": ("tel_event", np.asarray(batch.focal_length, np.float64).reshape(n),
+                             {"units": "m", "long_name": f"{self.focal_length_kind} focal length"}),
+        }
+        if self.has_true_image:
+            data_vars["true_image"] = (("tel_event", "pixel"), stacked(batch.true_image, (n_pixels,), np.int32),
+                                       {"units": "pe", "long_name": "true photo-electrons, -1 if unknown"})
+        if self.keep_r0:
+            data_vars["r0"] = (("tel_event", "gain", "pixel", "sample"), r0, {"units": "adc_counts"})
+            data_vars["pedestal"] = (("tel_event", "gain", "pixel"), pedestal,
+                                     {"units": "adc_counts", "long_name": "pedestal per sample"})
+            data_vars["dc_to_pe"] = (("tel_event", "gain", "pixel"), dc_to_pe, {"units": "pe / adc_counts"})
+        keys = tuple(np.asarray(k) for k in batch.keys)
+        return camera_group(geometry, readouts, keys, data_vars)
+
+
+
+def iter_simtel(path, *, batch_size=100, max_events=None, allowed_tels=None, focal_length="effective",
+                keep_r0=False, calibration_events=False, strict=False):
+    """Yield the events of a sim_telarray file as event trees of bounded size.
+
+    Parameters
+    ----------
+    path : str or Path
+        sim_telarray file (plain, ``.gz`` or ``.zst``).
+    batch_size : int
+        Events per yielded tree.
+    max_events : int, optional
+        Stop after this many events.
+    allowed_tels : iterable of int, optional
+        Read only these telescopes.
+    focal_length : {"effective", "equivalent"}
+        Focal length stored with the camera groups; falls back to the
+        equivalent one, with a warning, when the file has no effective one.
+    keep_r0 : bool
+        Keep raw ADC samples and their calibration (``r0``, ``pedestal``,
+        ``dc_to_pe``).
+    calibration_events : bool
+        Read calibration events instead of skipping them.
+    strict : bool
+        Raise on truncated files instead of warning.
+
+    Yields
+    ------
+    xarray.DataTree
+        Event trees with at most ``batch_size`` events.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        Missing, empty, foreign or unreadable files, with the file name.
+    """
+    with SimtelSource(path, allowed_tels=allowed_tels, focal_length=focal_length, keep_r0=keep_r0,
+                      calibration_events=calibration_events, strict=strict) as source:
+        yield from source.batches(batch_size=batch_size, max_events=max_events)
+        if source.n_read == 0:
+            raise ValueError(_no_events_message(source))
+
+
+def _no_events_message(source):
+    hint = "" if source.calibration_events else " (calibration events are skipped; pass calibration_events=True)"
+    return f"{source.path} contains no events{hint}"
+
+
+def read_simtel(path, *, max_events=None, allowed_tels=None, focal_length="effective", keep_r0=False,
+                calibration_events=False, strict=False):
+    """Read a sim_telarray file into one event tree.
+
+    Parameters are those of :func:`iter_simtel` (without ``batch_size``).
+
+    Returns
+    -------
+    xarray.DataTree
+        Root (array-level data along ``event``), ``/instrument`` and one
+        group per camera type (data along ``tel_event``).
+
+    Examples
+    --------
+    >>> tree = read_simtel("gamma.simtel.zst")              # doctest: +SKIP
+    >>> tree["LSTCam"].ds.waveform.sel(event=100, tel=1)     # doctest: +SKIP
+    """
+    trees = list(iter_simtel(path, batch_size=None, max_events=max_events, allowed_tels=allowed_tels,
+                             focal_length=focal_length, keep_r0=keep_r0,
+                             calibration_events=calibration_events, strict=strict))
+    return trees[0]
