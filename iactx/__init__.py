@@ -7,6 +7,7 @@ telescope events stacked along ``tel_event``.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import accessor  # noqa: F401  (registers the .iact accessors)
 from .io import iter_simtel, open_dl1, open_events, read_simtel, write_dl1
 
 try:

@@ -26,6 +26,7 @@ __all__ = [
     "TEL_EVENT_LEVELS",
     "EVENT_TYPES",
     "camera_group",
+    "check_tree",
     "make_tree",
     "root_dataset",
     "tel_event_index",
@@ -120,3 +121,83 @@ def make_tree(root, instrument, cameras):
         Camera groups by camera name.
     """
     return xr.DataTree.from_dict({"/": root, "/instrument": instrument, **{f"/{k}": v for k, v in cameras.items()}})
+
+
+def check_tree(tree):
+    """Check that an event tree follows the data model; raise ``ValueError`` if not.
+
+    Checks the root keys along ``event``, the ``/instrument`` node, and for
+    each camera group its ``tel_event`` index, pixel coordinates, neighbour
+    table, dtypes and units of the standard variables, and that every
+    telescope event refers to an event of the root and a telescope of the
+    instrument.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+
+    Returns
+    -------
+    list of str
+        Names of the camera groups checked.
+    """
+    problems = []
+    root = tree.to_dataset(inherit=False)
+    for key in EVENT_KEYS:
+        if key not in root.coords or root[key].dims != ("event",):
+            problems.append(f"root lacks coordinate {key!r} along 'event'")
+    if "instrument" not in tree.children:
+        raise ValueError("event tree has no /instrument node")
+    instrument = tree["instrument"].to_dataset()
+    for name in ("tel_type", "camera_name", "pos_x", "pos_y", "pos_z"):
+        if name not in instrument:
+            problems.append(f"/instrument lacks {name!r}")
+    cameras = [name for name, node in tree.children.items() if "tel_event" in node.dims]
+    known_events = set(zip(root["obs_id"].values.tolist(), root["event_id"].values.tolist())) if not problems else set()
+    for name in cameras:
+        cam = tree[name].to_dataset(inherit=False)
+        index = cam.indexes.get("tel_event")
+        if index is None or list(index.names) != list(TEL_EVENT_LEVELS):
+            problems.append(f"/{name}: tel_event is not indexed by {TEL_EVENT_LEVELS}")
+            continue
+        if not index.is_unique:
+            problems.append(f"/{name}: duplicate (obs_id, event, tel) keys")
+        for coord, units in (("pix_x", "m"), ("pix_y", "m"), ("pix_area", "m2")):
+            if coord not in cam.coords or cam[coord].attrs.get("units") != units:
+                problems.append(f"/{name}: coordinate {coord!r} missing or not in {units}")
+        if "neighbors" not in cam.coords or cam["neighbors"].dims != ("pixel", "neighbor"):
+            problems.append(f"/{name}: no neighbour table on (pixel, neighbor)")
+        if cam.attrs.get("camera_name") != name:
+            problems.append(f"/{name}: attribute camera_name is {cam.attrs.get('camera_name')!r}")
+        for var, (dims, kind, units) in _STANDARD_VARIABLES.items():
+            if var not in cam:
+                if var in ("waveform", "selected_gain"):
+                    problems.append(f"/{name}: missing {var!r}")
+                continue
+            if cam[var].dims != dims or cam[var].dtype.kind != kind or cam[var].attrs.get("units") != units:
+                problems.append(f"/{name}: {var!r} should be {dims}, kind {kind!r}, units {units!r}; got "
+                                f"{cam[var].dims}, {cam[var].dtype}, {cam[var].attrs.get('units')!r}")
+        tels = set(cam["tel"].values.tolist()) - set(instrument["tel"].values.tolist())
+        if tels:
+            problems.append(f"/{name}: telescopes {sorted(tels)} are not in /instrument")
+        events = set(zip(cam["obs_id"].values.tolist(), cam["event"].values.tolist())) - known_events
+        if known_events and events:
+            problems.append(f"/{name}: {len(events)} telescope events refer to events missing from the root")
+    if problems:
+        raise ValueError("event tree does not follow the data model:\n  " + "\n  ".join(problems))
+    return cameras
+
+
+#: standard camera-group variables: dims, dtype kind, units
+_STANDARD_VARIABLES = {
+    "waveform": (("tel_event", "pixel", "sample"), "f", "pe"),
+    "selected_gain": (("tel_event", "pixel"), "i", None),
+    "true_image": (("tel_event", "pixel"), "i", "pe"),
+    "r0": (("tel_event", "gain", "pixel", "sample"), "u", "adc_counts"),
+    "pointing_alt": (("tel_event",), "f", "deg"),
+    "pointing_az": (("tel_event",), "f", "deg"),
+    "focal_length": (("tel_event",), "f", "m"),
+    "image": (("tel_event", "pixel"), "f", "pe"),
+    "peak_time": (("tel_event", "pixel"), "f", "ns"),
+    "image_mask": (("tel_event", "pixel"), "b", None),
+}
