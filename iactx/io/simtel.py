@@ -218,23 +218,32 @@ class SimtelSource:
             yield self._tree(events)
 
     def _events(self, limit):
-        """The file's array events, stopping cleanly at a truncation."""
+        """The file's complete array events, stopping cleanly at a truncation.
+
+        eventio reports a truncated file by a warning and hands back the
+        partial event it was assembling; such an event is dropped here.
+        """
         if limit <= 0:
             return
         iterator = iter(self._file)
         while True:
-            try:
-                array_event = next(iterator)
-            except StopIteration:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    array_event = next(iterator)
+                    error = None
+                except StopIteration:
+                    array_event, error = None, None
+                except Exception as err:  # noqa: BLE001 - any parse failure means a corrupt record
+                    array_event, error = None, err
+            truncated = [w for w in caught if "truncated" in str(w.message)]
+            for w in caught:
+                if w not in truncated:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            if truncated or error is not None:
+                self._stop_at_corruption(error or truncated[0].message)
                 return
-            except (EOFError, ValueError, OSError) as err:
-                message = (
-                    f"{self.path} is truncated or corrupt after {self.n_read} complete events "
-                    f"(near byte {self._tell()} of the uncompressed stream): {err}"
-                )
-                if self.strict:
-                    raise ValueError(message) from err
-                warnings.warn(message, TruncatedFileWarning, stacklevel=4)
+            if array_event is None:
                 return
             if not array_event["telescope_events"]:
                 continue
@@ -242,6 +251,15 @@ class SimtelSource:
             yield array_event
             if self.n_read >= limit:
                 return
+
+    def _stop_at_corruption(self, reason):
+        message = (
+            f"{self.path} is truncated or corrupt after {self.n_read} complete events "
+            f"(near byte {self._tell()} of the uncompressed stream): {reason}"
+        )
+        if self.strict:
+            raise ValueError(message)
+        warnings.warn(message, TruncatedFileWarning, stacklevel=5)
 
     def _tell(self):
         try:
