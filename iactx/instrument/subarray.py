@@ -134,11 +134,11 @@ class SubarrayDescription:
             return ("tel", np.asarray(values, dtype=dtype), attrs)
 
         data = {
-            "tel_type": column([d.type for d in descs], object, {"long_name": "telescope type"}),
-            "camera_name": column([d.camera.name for d in descs], object, {}),
-            "optics_name": column([d.name for d in descs], object, {}),
-            "size_type": column([o.size_type for o in optics], object, {}),
-            "reflector_shape": column([o.reflector_shape for o in optics], object, {}),
+            "tel_type": column([d.type for d in descs], str, {"long_name": "telescope type"}),
+            "camera_name": column([d.camera.name for d in descs], str, {}),
+            "optics_name": column([d.name for d in descs], str, {}),
+            "size_type": column([o.size_type for o in optics], str, {}),
+            "reflector_shape": column([o.reflector_shape for o in optics], str, {}),
             "pos_x": column(pos[:, 0], np.float64, {"units": "m", "long_name": "position north of the reference"}),
             "pos_y": column(pos[:, 1], np.float64, {"units": "m", "long_name": "position west of the reference"}),
             "pos_z": column(pos[:, 2], np.float64, {"units": "m", "long_name": "height above the reference"}),

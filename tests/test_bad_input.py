@@ -1,0 +1,76 @@
+"""Bad input gets a clear error naming the file, never a half result."""
+
+import gzip
+
+import pytest
+import zstandard
+from conftest import data_file
+
+import iactx
+from iactx.io import TruncatedFileWarning
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*no effective focal length")
+
+
+def uncompressed(name):
+    with open(data_file(name), "rb") as f:
+        return zstandard.ZstdDecompressor().stream_reader(f).read()
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / "nope.simtel.zst"
+    for call in (iactx.read_simtel, iactx.open_dl1, iactx.open_events):
+        with pytest.raises(FileNotFoundError, match="nope.simtel.zst"):
+            call(missing)
+
+
+def test_foreign_file(tmp_path):
+    text = tmp_path / "notes.simtel"
+    text.write_text("these are not events\n")
+    with pytest.raises(ValueError, match=r"notes.simtel is not a sim_telarray \(EventIO\) file.*'these are not e"):
+        iactx.read_simtel(text)
+    with pytest.raises(ValueError, match=r"no reader recognises .*notes.simtel"):
+        iactx.open_events(text)
+    with pytest.raises(ValueError, match="notes.simtel is not an iactx event-tree file"):
+        iactx.open_dl1(text)
+    # compressed garbage is still garbage
+    packed = tmp_path / "garbage.simtel.gz"
+    packed.write_bytes(gzip.compress(b"\x00" * 64))
+    with pytest.raises(ValueError, match="garbage.simtel.gz is not a sim_telarray"):
+        iactx.read_simtel(packed)
+
+
+def test_empty_file(tmp_path):
+    empty = tmp_path / "empty.simtel.zst"
+    empty.touch()
+    with pytest.raises(ValueError, match="input file is empty: .*empty.simtel.zst"):
+        iactx.read_simtel(empty)
+
+
+def test_file_without_events_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match=r"calib_events.simtel.gz contains no events \(calibration events are skipped"):
+        iactx.read_simtel(data_file("calib_events.simtel.gz"))
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.7, 0.9, 0.99])
+def test_truncated_file_yields_complete_events_then_warns(tmp_path, fraction):
+    data = uncompressed("lst_muons_with_true_photons.simtel.zst")
+    cut = tmp_path / "cut.simtel"
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.warns(TruncatedFileWarning, match=r"cut.simtel is truncated or corrupt after \d complete events "
+                                                  r"\(near byte \d+"):
+        tree = iactx.read_simtel(cut)
+    whole = iactx.read_simtel(data_file("lst_muons_with_true_photons.simtel.zst"))
+    n = tree.sizes["event"]
+    assert 1 <= n < 3
+    assert tree["LSTCam"].ds["waveform"].equals(whole["LSTCam"].ds["waveform"].isel(tel_event=slice(0, n)))
+    with pytest.raises(ValueError, match="cut.simtel is truncated or corrupt"):
+        iactx.read_simtel(cut, strict=True)
+
+
+def test_bad_options_name_themselves():
+    path = data_file("lst_with_photons.simtel.zst")
+    with pytest.raises(ValueError, match="focal_length must be 'effective' or 'equivalent', got 'nominal'"):
+        iactx.read_simtel(path, focal_length="nominal")
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        next(iactx.iter_simtel(path, batch_size=0))

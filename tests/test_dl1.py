@@ -1,0 +1,96 @@
+"""Event trees on disk: exact round trip, merging runs, atomic writes."""
+
+import h5py
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import data_file
+
+import iactx
+from iactx.io.dl1 import is_dl1_file
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*no effective focal length")
+
+
+def assert_trees_identical(a, b):
+    assert {n.path for n in a.subtree} == {n.path for n in b.subtree}
+    for node in a.subtree:
+        xr.testing.assert_identical(node.to_dataset(inherit=False), b[node.path].to_dataset(inherit=False))
+        for name, var in node.to_dataset(inherit=False).variables.items():
+            assert b[node.path].to_dataset(inherit=False)[name].dtype == var.dtype, (node.path, name)
+
+
+def test_round_trip_is_identical(sample_name, tmp_path):
+    tree = iactx.read_simtel(data_file(sample_name), keep_r0=True,
+                             calibration_events=sample_name.startswith("calib"))
+    path = iactx.write_dl1(tree, tmp_path / "events.dl1.nc")
+    back = iactx.open_dl1(path)
+    assert_trees_identical(tree, back)
+
+
+def test_file_is_plain_netcdf(tmp_path):
+    tree = iactx.read_simtel(data_file("camsettings_v6.simtel.zst"))
+    path = iactx.write_dl1(tree, tmp_path / "events.nc")
+    plain = xr.open_datatree(path, engine="h5netcdf")
+    assert set(plain.children) == {"instrument", "LSTcam", "NectarCam"}
+    assert plain["LSTcam"].ds["tel"].values.tolist() == [1, 2, 3, 4]
+    import netCDF4
+
+    with netCDF4.Dataset(path) as nc:
+        assert nc.groups["LSTcam"].variables["waveform"].dimensions == ("tel_event", "pixel", "sample")
+    with h5py.File(path) as h5:
+        dset = h5["LSTcam/waveform"]
+        assert dset.compression == "gzip"
+        assert dset.chunks[1:] == dset.shape[1:]
+
+
+def test_two_runs_merge_with_unique_keys(tmp_path):
+    path = data_file("lst_muons_with_true_photons.simtel.zst")
+    first = iactx.read_simtel(path)
+    second = iactx.read_simtel(path)
+    # a second run of the same simulation: same event ids, another obs_id
+    root = second.to_dataset(inherit=False).assign_coords(obs_id=("event", [99] * second.sizes["event"]))
+    cam = second["LSTCam"].to_dataset(inherit=False).reset_index("tel_event")
+    cam = cam.assign_coords(obs_id=("tel_event", np.full(cam.sizes["tel_event"], 99)))
+    cam = cam.set_xindex(["obs_id", "event", "tel"])
+    second = xr.DataTree.from_dict({"/": root, "/instrument": second["instrument"].ds, "/LSTCam": cam})
+    a = iactx.write_dl1(first, tmp_path / "run14.nc")
+    b = iactx.write_dl1(second, tmp_path / "run99.nc")
+    merged = iactx.open_dl1([a, b])
+    assert merged.sizes["event"] == 6
+    assert merged["LSTCam"].ds.indexes["tel_event"].is_unique
+    assert sorted(set(merged["LSTCam"].ds["obs_id"].values.tolist())) == [14, 99]
+    np.testing.assert_array_equal(
+        merged["LSTCam"].ds["waveform"].sel(obs_id=99).values, first["LSTCam"].ds["waveform"].values)
+    with pytest.raises(ValueError, match="appears in more than one of"):
+        iactx.open_dl1([a, a])
+
+
+def test_merge_refuses_different_subarrays(tmp_path):
+    a = iactx.write_dl1(iactx.read_simtel(data_file("lst_with_photons.simtel.zst")), tmp_path / "a.nc")
+    b = iactx.write_dl1(iactx.read_simtel(data_file("camsettings_v6.simtel.zst")), tmp_path / "b.nc")
+    with pytest.raises(ValueError, match="cannot merge"):
+        iactx.open_dl1([a, b])
+
+
+def test_existing_output_is_not_overwritten(tmp_path):
+    tree = iactx.read_simtel(data_file("lst_with_photons.simtel.zst"))
+    path = iactx.write_dl1(tree, tmp_path / "events.nc")
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="events.nc"):
+        iactx.write_dl1(tree, path)
+    assert path.read_bytes() == before
+    iactx.write_dl1(tree, path, overwrite=True)
+    assert is_dl1_file(path)
+
+
+def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
+    tree = iactx.read_simtel(data_file("lst_with_photons.simtel.zst"))
+
+    def fail(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", fail)
+    with pytest.raises(KeyboardInterrupt):
+        iactx.write_dl1(tree, tmp_path / "events.nc")
+    assert list(tmp_path.iterdir()) == []
