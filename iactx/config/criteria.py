@@ -1,0 +1,233 @@
+"""Quality criteria written as one-argument lambdas, evaluated without ``eval``.
+
+Configuration files (ctapipe's included) give selection criteria as text::
+
+    {"enough_pixels": "lambda im: np.count_nonzero(im) > 2"}
+
+Such text is parsed, checked against a small grammar and interpreted by
+this module; it is never executed as Python. Allowed: the lambda's argument,
+numbers, arithmetic, comparisons, ``and``/``or``/``not``, ``&``/``|``/``~``,
+and a fixed set of reductions, called as ``np.<name>(...)`` or as methods
+of the argument (``im.sum()``). Anything else (other names, attribute
+access, builtins, subscripts, keywords, strings) is rejected with an error
+that names the criterion.
+
+Evaluation is batched: the argument is a 2-D array (one row per image) with
+the pixels outside the image (e.g. not surviving cleaning) set to NaN, and
+every reduction works row by row, so one call decides all images at once.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["Criterion", "UnsafeCriterionError", "compile_criterion", "REDUCTIONS"]
+
+
+class UnsafeCriterionError(ValueError):
+    """A criterion uses something outside the allowed grammar."""
+
+
+def _count_nonzero(x):
+    return np.count_nonzero(np.nan_to_num(x, nan=0.0), axis=-1)
+
+
+def _size(x):
+    return np.count_nonzero(~np.isnan(x), axis=-1) if x.dtype.kind == "f" else np.full(x.shape[0], x.shape[-1])
+
+
+def _rowwise(nan_func, bool_func=None):
+    def reduce(x):
+        x = np.asarray(x)
+        if x.dtype == bool:
+            return (bool_func or nan_func)(x, axis=-1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, hence False
+            return nan_func(x, axis=-1)
+    return reduce
+
+
+#: reductions a criterion may call; each maps a (n_images, n_pixels) batch to (n_images,)
+REDUCTIONS: dict[str, Callable] = {
+    "sum": _rowwise(np.nansum, np.sum),
+    "count_nonzero": _count_nonzero,
+    "max": _rowwise(np.nanmax, np.max),
+    "min": _rowwise(np.nanmin, np.min),
+    "mean": _rowwise(np.nanmean, np.mean),
+    "std": _rowwise(np.nanstd, np.std),
+    "median": _rowwise(np.nanmedian, np.median),
+    "any": lambda x: np.any(np.nan_to_num(np.asarray(x, float), nan=0.0) != 0, axis=-1),
+    "all": lambda x: np.all(np.nan_to_num(np.asarray(x, float), nan=1.0) != 0, axis=-1),
+    "size": _size,
+}
+#: element-wise functions a criterion may call
+ELEMENTWISE: dict[str, Callable] = {"abs": np.abs, "sqrt": np.sqrt, "log10": np.log10, "log": np.log}
+
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.Pow: operator.pow, ast.Mod: operator.mod, ast.FloorDiv: operator.floordiv,
+           ast.BitAnd: operator.and_, ast.BitOr: operator.or_}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: np.logical_not, ast.Invert: np.logical_not}
+_COMPARE = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le,
+            ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_NUMPY_NAMES = ("np", "numpy")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A checked criterion: its name, its text, and the callable that applies it."""
+
+    name: str
+    text: str
+    function: Callable
+
+    def __call__(self, images):
+        """Evaluate on a batch: ``images`` (n_images, n_pixels) -> bool (n_images,)."""
+        images = np.atleast_2d(np.asarray(images, dtype=np.float64))
+        result = np.asarray(self.function(images))
+        return np.broadcast_to(result.astype(bool), (images.shape[0],)).copy()
+
+
+def compile_criterion(name, text):
+    """Parse and check ``text`` (``"lambda x: ..."``) into a :class:`Criterion`.
+
+    Raises
+    ------
+    UnsafeCriterionError
+        Naming the criterion and the construct that is not allowed.
+    """
+    def reject(why):
+        raise UnsafeCriterionError(f"quality criterion {name!r} ({text!r}) is not allowed: {why}")
+
+    if not isinstance(text, str):
+        reject(f"expected a string, got {type(text).__name__}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as err:
+        reject(f"not valid Python syntax ({err.msg})")
+    lam = tree.body
+    if not isinstance(lam, ast.Lambda):
+        reject("it must be a lambda with one argument, e.g. 'lambda im: im.sum() > 50'")
+    args = lam.args
+    if args.posonlyargs or args.kwonlyargs or args.vararg or args.kwarg or args.defaults or len(args.args) != 1:
+        reject("the lambda must take exactly one plain argument")
+    arg = args.args[0].arg
+    body = _Checker(arg, reject).check(lam.body)
+    return Criterion(name, text, lambda images: _evaluate(body, arg, images))
+
+
+class _Checker:
+    """Walk the lambda body and reject anything outside the grammar."""
+
+    def __init__(self, arg, reject):
+        self.arg, self.reject = arg, reject
+
+    def check(self, node):
+        method = getattr(self, f"_{type(node).__name__}", None)
+        if method is None:
+            self.reject(f"{type(node).__name__} expressions are not supported")
+        method(node)
+        return node
+
+    def _Constant(self, node):
+        if not isinstance(node.value, (int, float, bool)) or node.value is None:
+            self.reject(f"constant {node.value!r}: only numbers and booleans")
+
+    def _Name(self, node):
+        if node.id != self.arg:
+            self.reject(f"unknown name {node.id!r} (only the argument {self.arg!r} and np.<function>)")
+
+    def _BinOp(self, node):
+        if type(node.op) not in _BINARY:
+            self.reject(f"operator {type(node.op).__name__}")
+        self.check(node.left)
+        self.check(node.right)
+
+    def _UnaryOp(self, node):
+        if type(node.op) not in _UNARY:
+            self.reject(f"operator {type(node.op).__name__}")
+        self.check(node.operand)
+
+    def _BoolOp(self, node):
+        for value in node.values:
+            self.check(value)
+
+    def _Compare(self, node):
+        for op in node.ops:
+            if type(op) not in _COMPARE:
+                self.reject(f"comparison {type(op).__name__}")
+        self.check(node.left)
+        for comparator in node.comparators:
+            self.check(comparator)
+
+    def _Attribute(self, node):
+        # only `arg.size` stands alone; everything else must be called
+        if not (isinstance(node.value, ast.Name) and node.value.id == self.arg and node.attr == "size"):
+            self.reject(f"attribute access '.{node.attr}'")
+
+    def _Call(self, node):
+        if node.keywords:
+            self.reject("keyword arguments")
+        func = node.func
+        if not isinstance(func, ast.Attribute):
+            self.reject("only np.<function>(...) and reductions like x.sum() can be called")
+        attr = func.attr
+        if isinstance(func.value, ast.Name) and func.value.id in _NUMPY_NAMES:
+            if attr not in REDUCTIONS and attr not in ELEMENTWISE:
+                self.reject(f"np.{attr} is not one of the allowed functions "
+                            f"{sorted([*REDUCTIONS, *ELEMENTWISE])}")
+            if len(node.args) != 1:
+                self.reject(f"np.{attr} takes exactly one argument here")
+            self.check(node.args[0])
+            return
+        if attr not in REDUCTIONS or attr == "size":
+            self.reject(f"method .{attr}() is not one of the allowed reductions "
+                        f"{sorted(set(REDUCTIONS) - {'size'})}")
+        if node.args:
+            self.reject(f".{attr}() takes no arguments here")
+        self.check(func.value)
+
+
+def _evaluate(node, arg, images):
+    """Interpret a checked expression on a batch of images."""
+    ev = lambda n: _evaluate(n, arg, images)  # noqa: E731
+    if isinstance(node, ast.Constant):
+        # floats, never Python ints: 2**2**2**2**2**2 overflows to inf instead of hanging
+        return node.value if isinstance(node.value, bool) else np.float64(node.value)
+    if isinstance(node, ast.Name):
+        return images
+    if isinstance(node, ast.BinOp):
+        with np.errstate(all="ignore"):
+            return _BINARY[type(node.op)](ev(node.left), ev(node.right))
+    if isinstance(node, ast.UnaryOp):
+        return _UNARY[type(node.op)](ev(node.operand))
+    if isinstance(node, ast.BoolOp):
+        values = [np.asarray(ev(v), bool) for v in node.values]
+        combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+        out = values[0]
+        for value in values[1:]:
+            out = combine(out, value)
+        return out
+    if isinstance(node, ast.Compare):
+        left, out = ev(node.left), True
+        for op, comparator in zip(node.ops, node.comparators):
+            right = ev(comparator)
+            out = np.logical_and(out, _COMPARE[type(op)](left, right))
+            left = right
+        return out
+    if isinstance(node, ast.Attribute):
+        return REDUCTIONS["size"](images)
+    # a call: np.f(x) or x.f()
+    attr = node.func.attr
+    operand = np.asarray(ev(node.args[0]) if node.args else ev(node.func.value))
+    if attr in ELEMENTWISE:
+        with np.errstate(all="ignore"):
+            return ELEMENTWISE[attr](operand)
+    if operand.ndim < 2:
+        operand = np.broadcast_to(operand, images.shape) if operand.ndim == 0 else operand[:, np.newaxis]
+    return REDUCTIONS[attr](operand)
