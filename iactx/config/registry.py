@@ -1,0 +1,108 @@
+"""Check a configuration against the configurable components and apply it.
+
+Components are ``param.Parameterized`` classes. A :class:`ComponentRegistry`
+knows them by name (and by the ctapipe names that map onto them), rejects
+unknown classes and parameters with the valid names and a did-you-mean, and
+builds configured instances, turning every type or bounds error into a
+:class:`~iactx.config.files.ConfigError` that names ``Class.parameter``.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from .files import ConfigError
+
+__all__ = ["ComponentRegistry"]
+
+
+def _suggest(name, candidates):
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class ComponentRegistry:
+    """The configurable classes of a tool.
+
+    Parameters
+    ----------
+    components : dict[str, type]
+        ``param.Parameterized`` classes by section name.
+    aliases : dict[str, tuple[str, dict[str, str]]], optional
+        Other section names accepted for a component, e.g. ctapipe's
+        ``"Stage1ProcessorTool": ("ProcessorTool", {})``, with an optional
+        renaming of parameters (``{ctapipe_name: iactx_name}``; a value of
+        ``None`` accepts the parameter and ignores it).
+    """
+
+    def __init__(self, components, aliases=None):
+        self.components = dict(components)
+        self.aliases = dict(aliases or {})
+
+    def parameter_names(self, section):
+        """Configurable parameter names of a component (``name`` excluded)."""
+        return [p for p in self.components[section].param if p != "name"]
+
+    def normalize(self, config):
+        """Map aliases onto component names and check every section and parameter.
+
+        Returns
+        -------
+        dict
+            ``{component: {parameter: value}}`` with only known names.
+
+        Raises
+        ------
+        ConfigError
+            Unknown section or parameter, naming the valid ones.
+        """
+        out = {}
+        for section, values in config.items():
+            target, renames = self.aliases.get(section, (section, {}))
+            if target not in self.components:
+                valid = sorted([*self.components, *self.aliases])
+                raise ConfigError(f"unknown configuration section {section!r}{_suggest(section, valid)}; "
+                                  f"valid sections: {', '.join(valid)}")
+            known = self.parameter_names(target)
+            for name, value in values.items():
+                name_here = renames.get(name, name)
+                if name in renames and name_here is None:
+                    continue
+                if name_here not in known:
+                    raise ConfigError(f"unknown parameter {section}.{name}{_suggest(name, known)}; "
+                                      f"{target} has: {', '.join(known)}")
+                out.setdefault(target, {})[name_here] = value
+        return out
+
+    def create(self, section, config, **overrides):
+        """An instance of ``section`` configured from ``config`` (already normalised).
+
+        Raises
+        ------
+        ConfigError
+            A value of the wrong type or out of bounds, naming ``Class.parameter``.
+        """
+        cls = self.components[section]
+        values = {**config.get(section, {}), **overrides}
+        instance = cls()
+        for name, value in values.items():
+            try:
+                setattr(instance, name, value)
+            except (ValueError, TypeError) as err:
+                raise ConfigError(f"{section}.{name}: {err}") from err
+        return instance
+
+    def describe(self):
+        """Every component and parameter with its default and doc, for ``--help``."""
+        lines = []
+        for section, cls in self.components.items():
+            lines.append(f"{section}:")
+            doc = (cls.__doc__ or "").strip().splitlines()
+            if doc:
+                lines.append(f"    {doc[0]}")
+            for name in self.parameter_names(section):
+                p = cls.param[name]
+                lines.append(f"  --{section}.{name}={p.default!r}")
+                if p.doc:
+                    lines.append(f"        {' '.join(p.doc.split())}")
+        return "\n".join(lines)
