@@ -7,7 +7,7 @@ import xarray as xr
 from conftest import data_file
 
 import iactx
-from iactx.io.dl1 import is_dl1_file
+from iactx.io.dl1 import EventTreeWriter, is_dl1_file
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no effective focal length")
 
@@ -93,4 +93,30 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(xr.DataTree, "to_netcdf", fail)
     with pytest.raises(KeyboardInterrupt):
         iactx.write_dl1(tree, tmp_path / "events.nc")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_batches_appended_equal_the_whole_tree(tmp_path):
+    path = data_file("lst_muons_with_true_photons.simtel.zst")
+    whole = iactx.read_simtel(path)
+    with EventTreeWriter(tmp_path / "batched.nc") as writer:
+        for batch in iactx.iter_simtel(path, batch_size=1):
+            writer.append(batch)
+        writer.update_attrs(note="written in three batches")
+    back = iactx.open_dl1(tmp_path / "batched.nc")
+    assert back.attrs.pop("note") == "written in three batches"
+    assert_trees_identical(whole, back)
+
+
+def test_error_while_streaming_leaves_no_file(tmp_path):
+    path = data_file("lst_muons_with_true_photons.simtel.zst")
+    with pytest.raises(RuntimeError, match="stop"):
+        with EventTreeWriter(tmp_path / "out.nc") as writer:
+            for i, batch in enumerate(iactx.iter_simtel(path, batch_size=1)):
+                writer.append(batch)
+                if i == 1:
+                    raise RuntimeError("stop")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="nothing was written to .*empty.nc: no events"):
+        EventTreeWriter(tmp_path / "empty.nc").close()
     assert list(tmp_path.iterdir()) == []

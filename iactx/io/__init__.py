@@ -1,11 +1,12 @@
 """Reading and writing event trees."""
 
-from .dl1 import open_dl1, write_dl1
+from .dl1 import EventTreeWriter, open_dl1, write_dl1
 from .registry import available_sources, open_events
 from .simtel import SimtelSource, TruncatedFileWarning, iter_simtel, read_simtel
 from .simtel_instrument import FocalLengthFallbackWarning
 
 __all__ = [
+    "EventTreeWriter",
     "FocalLengthFallbackWarning",
     "SimtelSource",
     "TruncatedFileWarning",

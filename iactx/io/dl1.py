@@ -18,14 +18,18 @@ import xarray as xr
 from .errors import check_input_file, first_bytes
 from .event_tree import EVENT_KEYS, TEL_EVENT_LEVELS
 
-__all__ = ["write_dl1", "open_dl1", "is_dl1_file", "FORMAT_NAME"]
+__all__ = ["EventTreeWriter", "write_dl1", "open_dl1", "is_dl1_file", "FORMAT_NAME"]
 
 #: value of the root attribute ``iactx_format`` that marks our files
 FORMAT_NAME = "iactx-event-tree"
 _INDEX_ATTR = "iactx_stacked_index"
 _INDEXES = {"tel_event": TEL_EVENT_LEVELS}
-#: aim for compressed chunks of roughly this many bytes before compression
-_CHUNK_BYTES = 4 * 2**20
+#: dimensions along which batches are appended
+_APPENDABLE = ("event", "tel_event")
+#: chunks hold at most this many bytes before compression ...
+_CHUNK_BYTES = 2**20
+#: ... and no more rows than the first batch has, or than this, whichever is more
+_MIN_CHUNK_ROWS = 1024
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
@@ -51,7 +55,12 @@ def _restore_index(ds):
 
 
 def _encoding(ds):
-    """Compression and chunking along ``tel_event`` (or ``event``) per variable."""
+    """Compression and chunking along ``event`` / ``tel_event`` per variable.
+
+    Chunks along the appendable dimension hold at most ``_CHUNK_BYTES`` of
+    uncompressed data; small per-event variables get no more rows than the
+    first batch (or ``_MIN_CHUNK_ROWS``), so small files stay small.
+    """
     encoding = {}
     for name, var in ds.variables.items():
         if var.dtype.kind in "OUS" or var.ndim == 0:
@@ -59,21 +68,139 @@ def _encoding(ds):
         enc = {"zlib": True, "complevel": 4, "shuffle": True}
         if var.dtype.kind == "M":
             enc = {"units": "nanoseconds since 1970-01-01", "dtype": "int64", **enc}
-        lead = var.dims[0]
-        if lead in ("event", "tel_event") and var.shape[0] > 0 and all(s > 0 for s in var.shape):
+        if var.dims[0] in _APPENDABLE and all(s > 0 for s in var.shape[1:]):
             row_bytes = max(int(np.prod(var.shape[1:])) * var.dtype.itemsize, 1)
-            enc["chunksizes"] = (int(np.clip(_CHUNK_BYTES // row_bytes, 1, var.shape[0])), *var.shape[1:])
+            rows = min(_CHUNK_BYTES // row_bytes, max(var.shape[0], _MIN_CHUNK_ROWS))
+            enc["chunksizes"] = (max(rows, 1), *var.shape[1:])
         elif any(s == 0 for s in var.shape):
             enc = {k: v for k, v in enc.items() if k in ("units", "dtype")}
         encoding[name] = enc
     return encoding
 
 
+def _flat_nodes(tree):
+    """Every node as a Dataset with stacked indexes flattened, by path."""
+    nodes = {}
+    for node in tree.subtree:
+        ds = _flatten_index(node.to_dataset(inherit=False))
+        if node.is_root:
+            ds.attrs["iactx_format"] = FORMAT_NAME
+        nodes[node.path] = ds
+    return nodes
+
+
+class EventTreeWriter:
+    """Write event trees batch by batch into one NetCDF-4 file, atomically.
+
+    The first batch fixes the layout (groups, variables, static data such as
+    ``/instrument``); later batches are appended along ``event`` and
+    ``tel_event``. Everything goes to a temporary file beside ``path`` that
+    is renamed on :meth:`close`; on an error or interruption inside a
+    ``with`` block the temporary file is removed and no output exists.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file, conventionally ``*.dl1.nc`` (``.h5`` works as well).
+    overwrite : bool
+        Replace an existing file (only when the new one is complete).
+
+    Examples
+    --------
+    >>> with EventTreeWriter("run.dl1.nc") as writer:        # doctest: +SKIP
+    ...     for batch in iactx.iter_simtel("run.simtel.zst"):
+    ...         writer.append(batch)
+    """
+
+    def __init__(self, path, *, overwrite=False):
+        path = Path(os.fspath(path)).expanduser()
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"output file exists: {path} (pass overwrite=True to replace it)")
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"output directory does not exist: {path.parent}")
+        self.path = path
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._encoding = None
+        self._extra_attrs = {}
+        self.n_events = 0
+
+    def append(self, tree):
+        """Append the events of ``tree`` (same layout as the first batch)."""
+        nodes = _flat_nodes(tree)
+        if self._encoding is None:
+            self._encoding = {p: _encoding(ds) for p, ds in nodes.items()}
+            unlimited = {p: [d for d in _APPENDABLE if d in ds.dims] for p, ds in nodes.items()}
+            xr.DataTree.from_dict(nodes).to_netcdf(self._tmp, engine="h5netcdf", encoding=self._encoding,
+                                                   unlimited_dims=unlimited)
+        else:
+            self._append(nodes)
+        self.n_events += nodes["/"].sizes.get("event", 0)
+
+    def _append(self, nodes):
+        import h5netcdf
+        from xarray.conventions import encode_cf_variable
+
+        if set(nodes) != set(self._encoding):
+            raise ValueError(f"{self.path}: batch has groups {sorted(nodes)}, the file has {sorted(self._encoding)}")
+        with h5netcdf.File(self._tmp, "a") as f:
+            for path, ds in nodes.items():
+                group = f if path == "/" else f[path.lstrip("/")]
+                for dim in (d for d in _APPENDABLE if d in ds.dims):
+                    start, n = group.dimensions[dim].size, ds.sizes[dim]
+                    if n == 0:
+                        continue
+                    group.resize_dimension(dim, start + n)
+                    for name, var in ds.variables.items():
+                        if dim not in var.dims:
+                            continue
+                        if name not in group.variables:
+                            raise ValueError(f"{self.path}: variable {path}/{name} is not in the first batch")
+                        var = var.copy(deep=False)
+                        var.encoding = {k: v for k, v in self._encoding[path].get(name, {}).items()
+                                        if k in ("units", "dtype", "calendar")}
+                        where = tuple(slice(start, start + n) if d == dim else slice(None) for d in var.dims)
+                        group.variables[name][where] = encode_cf_variable(var, name=name).values
+
+    def update_attrs(self, **attrs):
+        """Root attributes to add when the file is closed (e.g. provenance)."""
+        self._extra_attrs.update(attrs)
+
+    def close(self):
+        """Finish the file and move it to its final name."""
+        if self._encoding is None:
+            self.abort()
+            raise ValueError(f"nothing was written to {self.path}: no events")
+        if self._extra_attrs:
+            import h5netcdf
+
+            with h5netcdf.File(self._tmp, "a") as f:
+                for key, value in self._extra_attrs.items():
+                    f.attrs[key] = value
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self):
+        """Remove the temporary file; nothing is left behind."""
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def write_dl1(tree, path, *, overwrite=False):
     """Write an event tree to a NetCDF-4 file, atomically.
 
     The tree is written to a temporary file beside ``path`` and renamed at
-    the end, so an interrupted write leaves no partial output.
+    the end, so an interrupted write leaves no partial output. For data that
+    arrives in batches use :class:`EventTreeWriter`.
 
     Parameters
     ----------
@@ -84,33 +211,19 @@ def write_dl1(tree, path, *, overwrite=False):
     overwrite : bool
         Replace an existing file.
 
+    Returns
+    -------
+    Path
+        The written file.
+
     Raises
     ------
     FileExistsError
         ``path`` exists and ``overwrite`` is false.
     """
-    path = Path(os.fspath(path)).expanduser()
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"output file exists: {path} (pass overwrite=True to replace it)")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"output directory does not exist: {path.parent}")
-    nodes, encoding = {}, {}
-    for node in tree.subtree:
-        ds = _flatten_index(node.to_dataset(inherit=False))
-        if node.is_root:
-            ds.attrs["iactx_format"] = FORMAT_NAME
-        nodes[node.path] = ds
-        encoding[node.path] = _encoding(ds)
-    flat = xr.DataTree.from_dict(nodes)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        flat.to_netcdf(tmp, engine="h5netcdf", encoding=encoding, invalid_netcdf=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with EventTreeWriter(path, overwrite=overwrite) as writer:
+        writer.append(tree)
+    return writer.path
 
 
 def is_dl1_file(path):
