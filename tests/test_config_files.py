@@ -25,7 +25,8 @@ class Processor(param.Parameterized):
 
 REGISTRY = ComponentRegistry(
     {"Cleaner": Cleaner, "Processor": Processor},
-    aliases={"Stage1ProcessorTool": ("Processor", {"config_file": None})},
+    aliases={"Stage1ProcessorTool": ("Processor", {"config_file": None,
+                                                   "picture": "Cleaner.picture_threshold_pe"})},
 )
 
 
@@ -68,8 +69,8 @@ def test_wrong_types_and_bounds_name_the_key():
 
 
 def test_aliases_map_and_ignore():
-    config = REGISTRY.normalize({"Stage1ProcessorTool": {"config_file": "", "output_path": "x.h5"}})
-    assert config == {"Processor": {"output_path": "x.h5"}}
+    config = REGISTRY.normalize({"Stage1ProcessorTool": {"config_file": "", "output_path": "x.h5", "picture": 7}})
+    assert config == {"Processor": {"output_path": "x.h5"}, "Cleaner": {"picture_threshold_pe": 7}}
 
 
 @pytest.mark.parametrize("bad", ["Cleaner.x=1", "--Cleaner=1", "--Cleaner.x", "--.x=1"])

@@ -30,9 +30,10 @@ class ComponentRegistry:
         ``param.Parameterized`` classes by section name.
     aliases : dict[str, tuple[str, dict[str, str]]], optional
         Other section names accepted for a component, e.g. ctapipe's
-        ``"Stage1ProcessorTool": ("ProcessorTool", {})``, with an optional
-        renaming of parameters (``{ctapipe_name: iactx_name}``; a value of
-        ``None`` accepts the parameter and ignores it).
+        ``"Stage1ProcessorTool": ("ProcessorTool", {...})``, with a renaming
+        of parameters: ``{other_name: "parameter"}`` for a parameter of the
+        target, ``{other_name: "Section.parameter"}`` for one of another
+        component, ``{other_name: None}`` to accept and ignore it.
     """
 
     def __init__(self, components, aliases=None):
@@ -65,13 +66,14 @@ class ComponentRegistry:
                                   f"valid sections: {', '.join(valid)}")
             known = self.parameter_names(target)
             for name, value in values.items():
-                name_here = renames.get(name, name)
-                if name in renames and name_here is None:
+                if name in renames and renames[name] is None:
                     continue
-                if name_here not in known:
+                owner, _, name_here = renames.get(name, name).rpartition(".")
+                owner = owner or target
+                if name_here not in self.parameter_names(owner):
                     raise ConfigError(f"unknown parameter {section}.{name}{_suggest(name, known)}; "
                                       f"{target} has: {', '.join(known)}")
-                out.setdefault(target, {})[name_here] = value
+                out.setdefault(owner, {})[name_here] = value
         return out
 
     def create(self, section, config, **overrides):
