@@ -29,6 +29,11 @@ class IactDatasetAccessor:
 
         return CameraGeometry.from_dataset(self._ds)
 
+    @property
+    def plot(self):
+        """Plots of this camera group: ``.plot.camera()``, ``.plot.waveforms()``, ``.plot.browser()``."""
+        return CameraPlots(self._ds)
+
 
 @xr.register_datatree_accessor("iact")
 class IactTreeAccessor:
@@ -42,6 +47,11 @@ class IactTreeAccessor:
         """Names of the camera groups."""
         return camera_groups(self._tree)
 
+    @property
+    def plot(self):
+        """Plots of this event tree: ``.plot.array()``."""
+        return TreePlots(self._tree)
+
     def subarray(self):
         """The :class:`~iactx.instrument.SubarrayDescription` of this tree."""
         from .instrument import SubarrayDescription
@@ -54,3 +64,48 @@ class IactTreeAccessor:
         for name in self.cameras:
             nodes[f"/{name}"] = func(nodes[f"/{name}"])
         return xr.DataTree.from_dict(nodes)
+
+class CameraPlots:
+    """``ds.iact.plot``: HoloViews plots of a camera group (see :mod:`iactx.plotting`)."""
+
+    def __init__(self, ds):
+        self._ds = ds
+
+    def camera(self, var="image", *, event=None, tel=None, obs_id=None, sample=None, mask=None, hillas=None,
+               ring=None, scale="linear", linthresh=1.0, cmap="viridis", clim=None, title=None):
+        """Camera image of one telescope event; see :func:`iactx.plotting.camera`."""
+        from .plotting import camera
+
+        return camera(self._ds, var, event=event, tel=tel, obs_id=obs_id, sample=sample, mask=mask,
+                      hillas=hillas, ring=ring, scale=scale, linthresh=linthresh, cmap=cmap, clim=clim,
+                      title=title)
+
+    def waveforms(self, event=None, tel=None, pixels=None, *, obs_id=None, var="waveform", window=None,
+                  n_brightest=1):
+        """Waveforms of some pixels with the integration window; see :func:`iactx.plotting.waveforms`."""
+        from .plotting import waveforms
+
+        return waveforms(self._ds, event=event, tel=tel, obs_id=obs_id, pixels=pixels, var=var, window=window,
+                         n_brightest=n_brightest)
+
+    def browser(self, var="image", *, sample=None, waveform="waveform", mask=None, hillas=None, window=None,
+                scale="linear", linthresh=1.0, cmap="viridis", clim=None):
+        """Image and waveform browser over events and telescopes; see :func:`iactx.plotting.browser`."""
+        from .plotting import browser
+
+        return browser(self._ds, var, sample=sample, waveform=waveform, mask=mask, hillas=hillas, window=window,
+                       scale=scale, linthresh=linthresh, cmap=cmap, clim=clim)
+
+
+class TreePlots:
+    """``tree.iact.plot``: HoloViews plots of an event tree (see :mod:`iactx.plotting`)."""
+
+    def __init__(self, tree):
+        self._tree = tree
+
+    def array(self, event=None, *, obs_id=None, axes=True, axis_length=None, labels=None, title=None):
+        """Telescope positions, triggered telescopes, image axes; see :func:`iactx.plotting.array`."""
+        from .plotting import array
+
+        return array(self._tree, event, obs_id=obs_id, axes=axes, axis_length=axis_length, labels=labels,
+                     title=title)
