@@ -1,0 +1,50 @@
+"""Image cleaning, image parameters and image-level analysis.
+
+Cleaning (:mod:`iactx.image.cleaning`), DL1 image parameters
+(:mod:`iactx.image.parameters`), the image quality query
+(:mod:`iactx.image.quality`) and the DL1 chain on event trees
+(:mod:`iactx.image.processor`); the kernels they call live in
+``cleaning_kernels`` and ``parameter_kernels``.
+"""
+
+from .cleaning import (
+    FACTImageCleaner,
+    ImageCleaner,
+    MARSImageCleaner,
+    TailcutsImageCleaner,
+    TimeConstrainedImageCleaner,
+    apply_time_delta_cleaning,
+    brightest_island,
+    dilate,
+    fact_image_cleaning,
+    largest_island,
+    mars_cleaning_1st_pass,
+    number_of_islands,
+    tailcuts_clean,
+    time_constrained_clean,
+)
+from .parameters import hillas_parameters, image_parameters
+from .processor import ImageProcessor, dl1
+from .quality import ImageQualityQuery
+
+__all__ = [
+    "FACTImageCleaner",
+    "ImageCleaner",
+    "ImageProcessor",
+    "ImageQualityQuery",
+    "MARSImageCleaner",
+    "TailcutsImageCleaner",
+    "TimeConstrainedImageCleaner",
+    "apply_time_delta_cleaning",
+    "brightest_island",
+    "dilate",
+    "dl1",
+    "fact_image_cleaning",
+    "hillas_parameters",
+    "image_parameters",
+    "largest_island",
+    "mars_cleaning_1st_pass",
+    "number_of_islands",
+    "tailcuts_clean",
+    "time_constrained_clean",
+]
