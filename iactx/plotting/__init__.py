@@ -12,6 +12,7 @@ as usual with ``hv.extension(...)`` or ``hv.render(..., backend=...)``.
 - :func:`browser` — camera image and the waveform of a clicked pixel, with
   widgets over event and telescope (a HoloViews DynamicMap layout).
 - :func:`save_html` — a standalone HTML page with Bokeh inlined (no network).
+- :func:`theta2` — theta-square histogram of ON and normalised OFF events with the cut.
 """
 
 from .array import array
@@ -19,5 +20,6 @@ from .browser import browser
 from .camera import camera
 from .waveforms import waveforms
 from .html import save_html
+from .theta2 import theta2
 
-__all__ = ["camera", "waveforms", "array", "browser", "save_html"]
+__all__ = ["camera", "waveforms", "array", "browser", "save_html", "theta2"]
