@@ -29,6 +29,106 @@ class IactDatasetAccessor:
 
         return CameraGeometry.from_dataset(self._ds)
 
+    def clean(self, method="tailcuts", *, picture_threshold_pe=None, boundary_threshold_pe=None,
+              min_picture_neighbors=None, keep_isolated_pixels=None, time_limit_ns=None,
+              time_limit_core_ns=None, time_limit_boundary_ns=None, tel_types=None):
+        """Clean every image; returns the group with ``image_mask`` (tel_event, pixel) added.
+
+        Parameters
+        ----------
+        method : {"tailcuts", "mars", "fact", "time_constrained"} or str
+            Cleaning algorithm, or its ctapipe class name (``"TailcutsImageCleaner"``, ...).
+        picture_threshold_pe, boundary_threshold_pe : float or list of rules, optional
+            Thresholds [p.e.], inclusive. Default 10 and 5 (ctapipe-process's defaults).
+        min_picture_neighbors : int or list of rules, optional
+            Picture neighbours a picture pixel needs; default 2.
+        keep_isolated_pixels : bool or list of rules, optional
+            Tail cuts only; default False.
+        time_limit_ns : float or list of rules, optional
+            FACT only: time limit between neighbours [ns]; default 5.
+        time_limit_core_ns, time_limit_boundary_ns : float or list of rules, optional
+            Time-constrained only [ns]; defaults 4.5 and 1.5.
+        tel_types : dict[int, str], optional
+            Telescope type strings, needed for ``("type", pattern, value)`` rules.
+
+        Returns
+        -------
+        xarray.Dataset
+
+        See Also
+        --------
+        iactx.image.cleaning.clean, iactx.image.cleaning.tailcuts_clean
+        """
+        from .image.cleaning import clean, merge_into
+
+        options = {"picture_threshold_pe": picture_threshold_pe, "boundary_threshold_pe": boundary_threshold_pe,
+                   "min_picture_neighbors": min_picture_neighbors, "keep_isolated_pixels": keep_isolated_pixels,
+                   "time_limit_ns": time_limit_ns, "time_limit_core_ns": time_limit_core_ns,
+                   "time_limit_boundary_ns": time_limit_boundary_ns}
+        return merge_into(self._ds, clean(self._ds, method, options, tel_types=tel_types))
+
+    def hillas(self, frame="telescope", *, quality_criteria=None):
+        """Hillas parameters of every cleaned image; returns the group with ``hillas_*`` added.
+
+        Parameters
+        ----------
+        frame : {"telescope", "camera"}
+            Telescope frame (degrees, ``hillas_fov_lon``, ...) or camera frame
+            (metres, ``camera_frame_hillas_x``, ...).
+        quality_criteria : list of (name, expression), optional
+            Images failing any get NaN; default ctapipe's (positive size, at least 2 pixels).
+
+        Returns
+        -------
+        xarray.Dataset
+
+        See Also
+        --------
+        iactx.image.parameters.hillas_parameters
+        """
+        from .image.cleaning import merge_into
+        from .image.parameters import hillas_parameters
+        from .image.quality import ImageQualityQuery
+
+        query = None if quality_criteria is None else ImageQualityQuery(quality_criteria=list(quality_criteria))
+        return merge_into(self._ds, hillas_parameters(self._ds, frame, quality=query))
+
+    def parameters(self, frame="telescope", *, quality_criteria=None, timing_starts="random", seed=0):
+        """All DL1 image parameters; returns the group with ``hillas_*``, ``timing_*``,
+        ``leakage_*``, ``concentration_*``, ``morphology_*``, ``intensity_*`` and
+        ``peak_time_*`` added.
+
+        Parameters
+        ----------
+        frame : {"telescope", "camera"}
+            Telescope frame (degrees) or camera frame (metres, Hillas and
+            timing variables prefixed ``camera_frame_``).
+        quality_criteria : list of (name, expression), optional
+            Images failing any get NaN (morphology -1); default ctapipe's.
+        timing_starts : {"random", "deterministic"}
+            Starts of the robust timing fit: random pixel pairs (ctapipe's
+            method, generator seeded with ``seed``) or fixed ones.
+        seed : int
+            Seed of the generator for ``timing_starts="random"``.
+
+        Returns
+        -------
+        xarray.Dataset
+
+        See Also
+        --------
+        iactx.image.parameters.image_parameters
+        """
+        import numpy as np
+
+        from .image.cleaning import merge_into
+        from .image.parameters import image_parameters
+        from .image.quality import ImageQualityQuery
+
+        query = None if quality_criteria is None else ImageQualityQuery(quality_criteria=list(quality_criteria))
+        return merge_into(self._ds, image_parameters(self._ds, frame, quality=query, timing_starts=timing_starts,
+                                                     rng=np.random.default_rng(seed)))
+
     @property
     def plot(self):
         """Plots of this camera group: ``.plot.camera()``, ``.plot.waveforms()``, ``.plot.browser()``."""
@@ -105,6 +205,31 @@ class IactTreeAccessor:
         from .reco.theta import theta
 
         return theta(self._tree, source, method)
+
+    def dl1(self, config=None):
+        """Calibrate, clean and parameterise every camera group (the DL0 -> DL1 chain).
+
+        Parameters
+        ----------
+        config : dict, optional
+            ``{ComponentName: {parameter: value}}`` (``ImageProcessor``,
+            ``TailcutsImageCleaner``, ``ImageQualityQuery``, ``CameraCalibrator``,
+            ...); per-telescope rules are resolved with ``/instrument``'s
+            telescope types. Default: ctapipe-process's defaults.
+
+        Returns
+        -------
+        xarray.DataTree
+            A new tree whose camera groups have ``image``, ``peak_time``,
+            ``image_mask`` and the DL1 parameters.
+
+        See Also
+        --------
+        iactx.image.processor.ImageProcessor
+        """
+        from .image.processor import dl1
+
+        return dl1(self._tree, config)
 
 class CameraPlots:
     """``ds.iact.plot``: HoloViews plots of a camera group (see :mod:`iactx.plotting`)."""
