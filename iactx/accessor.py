@@ -29,6 +29,41 @@ class IactDatasetAccessor:
 
         return CameraGeometry.from_dataset(self._ds)
 
+    def muon_fit(self, instrument=None, *, config=None, fit_method=None, intensity_fit=True, ring_mask=False,
+                 tel_types=None):
+        """Muon rings: returns the group with ``muonring_*``, ``muonparameters_*`` and
+        ``muonefficiency_*`` added (NaN where no ring is found).
+
+        Parameters
+        ----------
+        instrument : xarray.Dataset or xarray.DataTree, optional
+            The ``/instrument`` node of the event tree (mirror areas, telescope
+            types), needed by the intensity fit.
+        config : dict, optional
+            ``{Section: {parameter: value}}`` for ``MuonProcessor``, ``MuonRingFitter``,
+            ``MuonIntensityFitter``, ``ImageParameterQuery``, ``RingQuery``.
+        fit_method : {"kundu_chaudhuri", "taubin", "kundu_chaudhuri_taubin"}, optional
+            Ring fit; default ``MuonRingFitter.fit_method``.
+        intensity_fit : bool
+            Fit the ring light (impact, width, optical efficiency).
+        ring_mask : bool
+            Also add ``muon_ring_mask``, the pixels near each final ring.
+        tel_types : dict[int, str], optional
+            Telescope type strings, when ``instrument`` is not given.
+
+        Returns
+        -------
+        xarray.Dataset
+
+        See Also
+        --------
+        iactx.image.muon.muon_fit
+        """
+        from .image.muon import muon_fit
+
+        return muon_fit(self._ds, instrument, config=config, fit_method=fit_method, intensity_fit=intensity_fit,
+                        ring_mask=ring_mask, tel_types=tel_types)
+
     def clean(self, method="tailcuts", *, picture_threshold_pe=None, boundary_threshold_pe=None,
               min_picture_neighbors=None, keep_isolated_pixels=None, time_limit_ns=None,
               time_limit_core_ns=None, time_limit_boundary_ns=None, tel_types=None):

@@ -78,3 +78,22 @@ def instrument_dataset(tels=(1,), tel_type="LST_LST_LSTCam", mirror_area=386.73,
         },
         coords={"tel": tels},
     )
+
+
+MIRROR_AREA = 386.73  # m2, LST-like
+
+
+def model_ring_image(geometry, impact, phi, center_lon, center_lat, radius, width, efficiency, hole_radius=0.74,
+                     mirror_area=MIRROR_AREA, focal_length=FOCAL_LENGTH, rng=None, pedestal=1.1):
+    """A muon ring drawn from the intensity model (angles in deg, impact in m) with Gaussian noise."""
+    from iactx.image.muon.intensity_kernels import AREA_RATIOS, expected_light_row
+
+    lon, lat = np.deg2rad(fov(geometry, focal_length))
+    mu = np.empty(lon.size)
+    pixel = float(geometry.pixel_width[0] / focal_length)
+    expected_light_row(lon, lat, impact, phi, np.deg2rad(center_lon), np.deg2rad(center_lat), np.deg2rad(radius),
+                       np.deg2rad(width), efficiency, np.sqrt(mirror_area / np.pi), hole_radius, pixel, 3,
+                       300e-9, 600e-9, AREA_RATIOS[geometry.pix_type], mu)
+    if rng is None:
+        return mu
+    return mu + rng.normal(0, 1, mu.size) * np.sqrt(pedestal ** 2 + 1.25 * mu)
