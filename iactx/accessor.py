@@ -16,6 +16,18 @@ def camera_groups(tree):
     return [name for name, node in tree.children.items() if "tel_event" in node.dims]
 
 
+def _extractor_options(window_width, window_shift, apply_integration_correction, options):
+    """The extractor options given explicitly (None means the extractor's default)."""
+    out = dict(options or {})
+    for key, value in (("window_width", window_width), ("window_shift", window_shift),
+                       ("apply_integration_correction", apply_integration_correction)):
+        if value is not None:
+            if key in out:
+                raise TypeError(f"{key} given both as an argument and in options")
+            out[key] = value
+    return out
+
+
 @xr.register_dataset_accessor("iact")
 class IactDatasetAccessor:
     """Analysis methods on one camera group (dims ``tel_event``, ``pixel``, ...)."""
@@ -28,6 +40,59 @@ class IactDatasetAccessor:
         from .instrument import CameraGeometry
 
         return CameraGeometry.from_dataset(self._ds)
+
+    def calibrate(self, extractor="NeighborPeakWindowSum", *, window_width=None, window_shift=None,
+                  apply_integration_correction=None, options=None, tel_types=None, broken_pixels=None,
+                  invalid_pixel_handler="NeighborAverage", apply_peak_time_shift=True,
+                  apply_waveform_time_shift=False):
+        """Extract ``image`` [pe] and ``peak_time`` [ns] from the waveforms (ctapipe's CameraCalibrator).
+
+        Parameters
+        ----------
+        extractor : str, ImageExtractor or list of rules
+            ``"NeighborPeakWindowSum"`` (default), ``"LocalPeakWindowSum"``,
+            ``"GlobalPeakWindowSum"``, ``"FixedWindowSum"``, ``"SlidingWindowMaxSum"``,
+            ``"FullWaveformSum"``, ``"BaselineSubtractedNeighborPeakWindowSum"``,
+            ``"TwoPassWindowSum"``; a configured extractor; or per-telescope rules of names.
+        window_width, window_shift : int or list of rules, optional
+            Integration window [samples]; default: the extractor's (7 and 3 for
+            the peak-finding extractors).
+        apply_integration_correction : bool or list of rules, optional
+            Correct for the pulse fraction outside the window (default True).
+        options : dict, optional
+            Other options of the extractor, e.g. ``{"local_weight": 1}``,
+            ``{"pixel_fraction": 0.1}``, ``{"peak_index": 10}``,
+            ``{"core_threshold": [("type", "*", 6.0)]}``,
+            ``{"baseline_start": 0, "baseline_end": 10}``.
+        tel_types : dict[int, str], optional
+            Telescope type of each telescope id, for ``("type", pattern, value)``
+            rules; the tree accessor passes them from ``/instrument``.
+        broken_pixels : xarray.DataArray or str, optional
+            Pixels to ignore and interpolate; default the group's ``outlier_mask``.
+        invalid_pixel_handler : {"NeighborAverage", None}
+            Replace broken pixels by the mean of their valid neighbours.
+        apply_peak_time_shift : bool or list of rules
+            Subtract the time calibration ``time_shift`` from the peak time.
+        apply_waveform_time_shift : bool or list of rules
+            Shift the waveforms by whole samples of ``time_shift`` before extraction.
+
+        Returns
+        -------
+        xarray.Dataset
+            A new group with ``image`` and ``peak_time`` (float32, tel_event x
+            pixel), plus ``is_valid`` (tel_event) for ``TwoPassWindowSum``.
+
+        See Also
+        --------
+        iactx.calib.calibrator.calibrate, iactx.calib.extractors
+        """
+        from .calib.calibrator import calibrate
+
+        return calibrate(self._ds, extractor, tel_types=tel_types, broken_pixels=broken_pixels,
+                         invalid_pixel_handler=invalid_pixel_handler,
+                         apply_peak_time_shift=apply_peak_time_shift,
+                         apply_waveform_time_shift=apply_waveform_time_shift,
+                         **_extractor_options(window_width, window_shift, apply_integration_correction, options))
 
     def muon_fit(self, instrument=None, *, config=None, fit_method=None, intensity_fit=True, ring_mask=False,
                  tel_types=None):
@@ -199,6 +264,29 @@ class IactTreeAccessor:
         for name in self.cameras:
             nodes[f"/{name}"] = func(nodes[f"/{name}"])
         return xr.DataTree.from_dict(nodes)
+
+    def calibrate(self, extractor="NeighborPeakWindowSum", *, window_width=None, window_shift=None,
+                  apply_integration_correction=None, options=None, broken_pixels=None,
+                  invalid_pixel_handler="NeighborAverage", apply_peak_time_shift=True,
+                  apply_waveform_time_shift=False):
+        """Calibrate every camera group: add ``image`` and ``peak_time``; returns a new tree.
+
+        Parameters are those of :meth:`IactDatasetAccessor.calibrate`; options may
+        be per-telescope rules, ``("type", "LST*", 5)`` or ``("id", 3, 5)``, resolved
+        with the telescope types of ``/instrument``.
+
+        See Also
+        --------
+        iactx.calib.calibrator.calibrate_tree
+        """
+        from .calib.calibrator import calibrate_tree
+
+        return calibrate_tree(self._tree, extractor, broken_pixels=broken_pixels,
+                              invalid_pixel_handler=invalid_pixel_handler,
+                              apply_peak_time_shift=apply_peak_time_shift,
+                              apply_waveform_time_shift=apply_waveform_time_shift,
+                              **_extractor_options(window_width, window_shift, apply_integration_correction,
+                                                   options))
 
     def reconstruct(self, method="HillasReconstructor", *, min_intensity=50.0, min_width=0.0, min_pixels=3,
                     min_telescopes=2, weighted_core=False):

@@ -1,0 +1,266 @@
+"""DL1 calibration of camera groups and event trees: waveforms -> image, peak_time.
+
+:func:`calibrate` does for one camera group what ctapipe's
+``CameraCalibrator`` does for each telescope event, with the same defaults:
+
+1. charge extraction with the chosen extractor (default
+   :class:`~iactx.calib.extractors.NeighborPeakWindowSum`, integration
+   correction on);
+2. the peak time corrected by the file's time calibration
+   (``time_shift``, the peak-time shift of the selected gain channel):
+   ``peak_time -= time_shift`` (``apply_peak_time_shift``); optionally the
+   waveforms are first shifted by whole samples and only the rest is
+   subtracted (``apply_waveform_time_shift``, off by default);
+3. broken pixels (``outlier_mask``, when the group has one) replaced by
+   the mean of their valid neighbours (``invalid_pixel_handler``);
+4. single-sample readouts (integrated charges) taken as the image directly,
+   with a peak time of 0.
+
+The input is never modified; a new Dataset with ``image`` [pe] and
+``peak_time`` [ns] (float32, on ``tel_event, pixel``) and, for extractors
+that can fail, ``is_valid`` (on ``tel_event``) is returned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .._apply import apply_kernel
+from ..config.telescope_parameter import resolve_per_tel_event
+from . import extractor_kernels as K
+from .extractors import (
+    EXTRACTORS,
+    ImageExtractor,
+    _neighbor_csr,
+    _sampling_rate,
+    _tel_ids,
+    broken_pixel_mask,
+    chunk_like,
+    make_extractor,
+)
+
+__all__ = ["calibrate", "calibrate_tree", "tel_types_of", "INVALID_PIXEL_HANDLERS"]
+
+#: the invalid-pixel handlers (None switches interpolation off)
+INVALID_PIXEL_HANDLERS = ("NeighborAverage", None)
+
+_IMAGE_ATTRS = {"units": "pe", "long_name": "extracted charge"}
+_TIME_ATTRS = {"units": "ns", "long_name": "pulse time (charge-weighted mean in the window)"}
+
+
+def tel_types_of(tree):
+    """Telescope type string of every telescope id, from the tree's ``/instrument`` node.
+
+    Returns
+    -------
+    dict[int, str] or None
+        None when the tree has no ``/instrument`` with ``tel_type``.
+    """
+    if "instrument" not in tree.children:
+        return None
+    inst = tree["instrument"].to_dataset(inherit=False)
+    if "tel_type" not in inst:
+        return None
+    return {int(t): str(v) for t, v in zip(inst["tel"].values, inst["tel_type"].values)}
+
+
+def _tel_types_from_dataset(ds, tel_types):
+    if tel_types is not None:
+        return {int(k): str(v) for k, v in dict(tel_types).items()}
+    if "tel_type" in ds.coords and ds["tel_type"].dims == ("tel_event",):
+        return {int(t): str(v) for t, v in zip(ds["tel"].values, ds["tel_type"].values)}
+    return None
+
+
+def _uniform_options(extractor, ds, tel_types):
+    """The extractor's options that have one value for the whole group (for attributes)."""
+    out = extractor.scalar_options()
+    for name, values in extractor.resolved(ds, tel_types).items():
+        out.pop(name, None)
+        if values.size and np.all(values == values[0]):
+            value = values[0].item() if hasattr(values[0], "item") else values[0]
+            out[name] = int(value) if isinstance(value, bool) else value
+    return out
+
+
+def _shift_waveform_chunk(wf, time_shift, apply, *, sampling_rate):
+    wf = np.ascontiguousarray(wf)
+    if wf.dtype not in (np.float32, np.float64):
+        wf = wf.astype(np.float32)
+    shifted = np.empty_like(wf)
+    remaining = np.empty(wf.shape[:2], np.float64)
+    K.shift_waveforms(wf, np.ascontiguousarray(time_shift, np.float64) * sampling_rate, shifted, remaining)
+    apply = np.asarray(apply, bool)
+    shifted[~apply] = wf[~apply]
+    remaining = remaining / sampling_rate
+    remaining[~apply] = np.asarray(time_shift, np.float64)[~apply]
+    return shifted, remaining.astype(np.float32)
+
+
+def _interpolate_chunk(values, mask, *, indptr, indices):
+    out = np.array(values, copy=True, order="C")
+    K.neighbor_average(out, np.ascontiguousarray(mask, bool), indptr, indices)
+    return out
+
+
+def _extractors_for(extractor, ds, tel_types, options):
+    """Configured extractors by name, and the name of each telescope event when they differ."""
+    if isinstance(extractor, (str, ImageExtractor, type)):
+        instance = make_extractor(extractor, **options)
+        return {type(instance).__name__: instance}, None
+    names = resolve_per_tel_event(extractor, _tel_ids(ds), tel_types, dtype=object)
+    extractors = {name: make_extractor(name, **options) for name in dict.fromkeys(names.tolist())}
+    return extractors, (names if len(extractors) > 1 else None)
+
+
+def _extract(ds, extractors, names, tel_types, broken):
+    """Run one extractor, or several on the telescope events assigned to each."""
+    if names is None:
+        (extractor,) = extractors.values()
+        return extractor(ds, tel_types=tel_types, broken_pixels=broken)
+    parts = []
+    has_valid = False
+    for name, extractor in extractors.items():
+        index = np.flatnonzero(names == name)
+        part_broken = broken.isel(tel_event=index) if broken is not None and "tel_event" in broken.dims else broken
+        out = extractor(ds.isel(tel_event=index), tel_types=tel_types, broken_pixels=part_broken)
+        has_valid = has_valid or "is_valid" in out
+        out.setdefault("is_valid", xr.ones_like(out["image"].isel(pixel=0, drop=True), dtype=bool))
+        parts.append((index, out))
+    order = np.argsort(np.concatenate([index for index, _ in parts]), kind="stable")
+    keys = ("image", "peak_time", "is_valid") if has_valid else ("image", "peak_time")
+    return {key: xr.concat([out[key] for _, out in parts], dim="tel_event").isel(tel_event=order)
+            for key in keys}
+
+
+def calibrate(ds, extractor="NeighborPeakWindowSum", *, tel_types=None, broken_pixels=None,
+              invalid_pixel_handler="NeighborAverage", apply_peak_time_shift=True,
+              apply_waveform_time_shift=False, **options):
+    """Extract ``image`` and ``peak_time`` from the waveforms of a camera group.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Camera group with ``waveform`` (tel_event, pixel, sample) [pe] and,
+        when present, ``selected_gain``, ``time_shift`` and ``outlier_mask``.
+    extractor : str, ImageExtractor, type or list of rules
+        ctapipe's extractor name (see :data:`~iactx.calib.extractors.EXTRACTORS`),
+        a configured instance or class, or TelescopeParameter rules of names
+        to use different extractors for different telescopes.
+    tel_types : dict[int, str], optional
+        Telescope type of each telescope id, for type rules other than ``"*"``.
+    broken_pixels : xarray.DataArray or str, optional
+        Broken pixels (default: the variable ``outlier_mask`` if present).
+    invalid_pixel_handler : {"NeighborAverage", None}
+        Replace broken pixels by the mean of their valid neighbours.
+    apply_peak_time_shift : bool or list of rules
+        Subtract the time calibration (``time_shift``) from the peak time.
+    apply_waveform_time_shift : bool or list of rules
+        Shift the waveforms by the whole-sample part of ``time_shift`` first.
+    **options
+        Options of the extractor (scalar or TelescopeParameter rules), e.g.
+        ``window_width=5``.
+
+    Returns
+    -------
+    xarray.Dataset
+        A copy of ``ds`` with ``image`` [pe] and ``peak_time`` [ns] (float32,
+        ``tel_event, pixel``), and ``is_valid`` (``tel_event``) when the
+        extractor defines it.
+
+    Examples
+    --------
+    >>> cam = tree["LSTCam"].to_dataset()                      # doctest: +SKIP
+    >>> cal = calibrate(cam, "LocalPeakWindowSum", window_width=5)  # doctest: +SKIP
+    """
+    if invalid_pixel_handler not in INVALID_PIXEL_HANDLERS:
+        raise ValueError(f"invalid_pixel_handler must be one of {INVALID_PIXEL_HANDLERS}, "
+                         f"got {invalid_pixel_handler!r}")
+    if "waveform" not in ds:
+        raise ValueError("the camera group has no 'waveform' to calibrate")
+    types = _tel_types_from_dataset(ds, tel_types)
+    extractors, names = _extractors_for(extractor, ds, types, options)
+    broken = broken_pixel_mask(ds, broken_pixels)
+    n_samples = ds.sizes["sample"]
+    tel = _tel_ids(ds)
+
+    if n_samples == 1:
+        image = ds["waveform"].isel(sample=0, drop=True).astype(np.float32)
+        peak_time = xr.zeros_like(image)
+        result = {"image": image, "peak_time": peak_time}
+    else:
+        work = ds
+        remaining = ds["time_shift"] if "time_shift" in ds else None
+        shift_wf = resolve_per_tel_event(apply_waveform_time_shift, tel, types, dtype=bool)
+        if remaining is not None and shift_wf.any():
+            shifted, remaining = apply_kernel(
+                _shift_waveform_chunk, ds["waveform"],
+                *chunk_like(ds["waveform"], ds["time_shift"], xr.DataArray(shift_wf, dims="tel_event")),
+                input_core_dims=[["pixel", "sample"], ["pixel"], []],
+                output_core_dims=[["pixel", "sample"], ["pixel"]],
+                output_dtypes=[ds["waveform"].dtype if ds["waveform"].dtype in (np.float32, np.float64)
+                               else np.float32, np.float32],
+                kwargs={"sampling_rate": _sampling_rate(ds)},
+            )
+            work = ds.assign(waveform=shifted.transpose(*ds["waveform"].dims).variable)
+        result = _extract(work, extractors, names, types, broken)
+        image, peak_time = result["image"], result["peak_time"]
+        shift_time = resolve_per_tel_event(apply_peak_time_shift, tel, types, dtype=bool)
+        if remaining is not None and shift_time.any():
+            remaining = remaining.astype(np.float32)
+            if shift_time.all():
+                peak_time = peak_time - remaining
+            else:
+                which = xr.DataArray(shift_time, dims="tel_event")
+                peak_time = xr.where(which, peak_time - remaining, peak_time)
+            result["peak_time"] = peak_time.astype(np.float32)
+
+    if invalid_pixel_handler is not None and broken is not None:
+        indptr, indices = _neighbor_csr(ds)
+        mask = (broken & xr.ones_like(result["image"], dtype=bool)).transpose(*result["image"].dims)
+        for key in ("image", "peak_time"):
+            result[key] = apply_kernel(_interpolate_chunk, result[key], *chunk_like(result[key], mask),
+                                       input_core_dims=[["pixel"], ["pixel"]], output_core_dims=[["pixel"]],
+                                       output_dtypes=[np.float32], kwargs={"indptr": indptr, "indices": indices})
+
+    image_attrs = dict(_IMAGE_ATTRS, extractor=",".join(extractors) if n_samples > 1 else "integrated")
+    if len(extractors) == 1 and n_samples > 1:
+        (instance,) = extractors.values()
+        image_attrs.update(_uniform_options(instance, ds, types))
+    # plain variables: their tel_event/pixel order is that of ``ds`` (assigning DataArrays
+    # would make xarray drop the MultiIndex levels they carry one by one)
+    new = {
+        "image": xr.Variable(("tel_event", "pixel"), result["image"].transpose("tel_event", "pixel")
+                             .astype(np.float32).data, image_attrs),
+        "peak_time": xr.Variable(("tel_event", "pixel"), result["peak_time"].transpose("tel_event", "pixel")
+                                 .astype(np.float32).data, _TIME_ATTRS),
+    }
+    if "is_valid" in result:
+        new["is_valid"] = xr.Variable(("tel_event",), result["is_valid"].astype(bool).data,
+                                      {"long_name": "whether the extractor's second pass succeeded"})
+    return ds.assign(new)
+
+
+def calibrate_tree(tree, extractor="NeighborPeakWindowSum", *, broken_pixels=None,
+                   invalid_pixel_handler="NeighborAverage", apply_peak_time_shift=True,
+                   apply_waveform_time_shift=False, **options):
+    """:func:`calibrate` every camera group of an event tree.
+
+    Telescope types for type rules come from ``/instrument``. Parameters
+    are those of :func:`calibrate`; the result is a new tree.
+    """
+    types = tel_types_of(tree)
+    nodes = {node.path: node.to_dataset(inherit=False) for node in tree.subtree}
+    for name, node in tree.children.items():
+        if "tel_event" not in node.dims or "waveform" not in node.ds:
+            continue
+        nodes[f"/{name}"] = calibrate(
+            nodes[f"/{name}"], extractor, tel_types=types, broken_pixels=broken_pixels,
+            invalid_pixel_handler=invalid_pixel_handler, apply_peak_time_shift=apply_peak_time_shift,
+            apply_waveform_time_shift=apply_waveform_time_shift, **options)
+    return xr.DataTree.from_dict(nodes)
+
+
+# names importable from here too
+__all__ += ["EXTRACTORS"]
