@@ -361,13 +361,14 @@ class CameraPlots:
         self._ds = ds
 
     def camera(self, var="image", *, event=None, tel=None, obs_id=None, sample=None, mask=None, hillas=None,
-               ring=None, scale="linear", linthresh=1.0, cmap="viridis", clim=None, title=None):
+               ring=None, scale="linear", linthresh=1.0, cmap="viridis", clim=None, title=None, n_sigma=1.0,
+               focal_length=None):
         """Camera image of one telescope event; see :func:`iactx.plotting.camera`."""
         from .plotting import camera
 
         return camera(self._ds, var, event=event, tel=tel, obs_id=obs_id, sample=sample, mask=mask,
                       hillas=hillas, ring=ring, scale=scale, linthresh=linthresh, cmap=cmap, clim=clim,
-                      title=title)
+                      title=title, n_sigma=n_sigma, focal_length=focal_length)
 
     def waveforms(self, event=None, tel=None, pixels=None, *, obs_id=None, var="waveform", window=None,
                   n_brightest=1):

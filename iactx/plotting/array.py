@@ -26,21 +26,18 @@ def telescope_to_ground_direction(pointing_alt, pointing_az, fov_lon, fov_lat):
     """Unit vectors of telescope-frame directions in the ground frame (x north, y west, z up).
 
     The telescope frame is the sky offset frame centred on the pointing:
-    ``fov_lon`` grows with azimuth, ``fov_lat`` with altitude. Azimuth is
-    counted from north towards east. All angles in degrees; arrays broadcast.
+    ``fov_lon`` grows with azimuth, ``fov_lat`` with altitude; azimuth is
+    counted from north towards east (:mod:`iactx.coordinates.projections`).
+    All angles in degrees; arrays broadcast.
 
     Returns
     -------
     ndarray, shape (..., 3)
     """
-    alt, az, lon, lat = (np.deg2rad(np.asarray(a, np.float64)) for a in (pointing_alt, pointing_az, fov_lon, fov_lat))
-    vx, vy, vz = np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
-    # tilt the pointing axis up to the altitude, then turn it to the azimuth
-    x1 = np.cos(alt) * vx - np.sin(alt) * vz
-    z1 = np.sin(alt) * vx + np.cos(alt) * vz
-    north = np.cos(az) * x1 - np.sin(az) * vy
-    east = np.sin(az) * x1 + np.cos(az) * vy
-    return np.stack(np.broadcast_arrays(north, -east, z1), axis=-1)
+    from ..coordinates.projections import altaz_to_cartesian, telescope_to_altaz
+
+    alt, az = telescope_to_altaz(fov_lon, fov_lat, pointing_alt, pointing_az)
+    return altaz_to_cartesian(alt, az)
 
 
 def image_axis_on_ground(pos_x, pos_y, pos_z, pointing_alt, pointing_az, fov_lon, fov_lat, psi):

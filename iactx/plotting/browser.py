@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .camera import _as_dataset, camera
+from .camera import _as_dataset, camera, camera_pixels
 from .geometry import derotate
 from .waveforms import waveforms
 
@@ -135,13 +135,17 @@ def browser(data, var="image", *, sample=None, waveform="waveform", mask=None, h
 
     name = ds.attrs.get("camera_name", "camera")
 
+    from .camera import _frame_size
+
+    size = _frame_size(camera_pixels(ds, np.zeros(ds.sizes["pixel"])))
+
     def image(event, tel, x, y):
         plot = base_image(event, tel) * marker(x, y)
         if (int(event), int(tel)) in present:
             title = f"{name}, tel {tel}, event {event}"
         else:
             title = f"{name}, tel {tel}: no data in event {event}"
-        return _style(plot, bokeh={"title": title, "frame_width": 400, "data_aspect": 1, "legend_position": "right"},
+        return _style(plot, bokeh={"title": title, "legend_position": "right", **size},
                       matplotlib={"title": title, "aspect": "equal", "data_aspect": 1,
                                   "legend_position": "bottom_left"})
 

@@ -3,7 +3,7 @@
 Everything is drawn in the camera frame [m] with the camera rotation
 undone (the orientation of ``pix_x``, ``pix_y`` in the event tree). Overlays
 given in the telescope frame [deg] are converted with the focal length of
-the telescope event (see :func:`iactx.plotting.geometry.telescope_to_camera`).
+the telescope event (see :func:`hillas_in_camera_frame`).
 HoloViews is imported when a function here is called, not before.
 """
 
@@ -22,8 +22,8 @@ from .geometry import (
     mask_outline,
     pixel_shape,
     regular_polygons,
-    telescope_to_camera,
 )
+from ..coordinates.projections import telescope_to_camera
 
 __all__ = ["camera", "camera_pixels", "select_tel_event", "hillas_in_camera_frame", "ring_in_camera_frame",
            "OVERLAY_COLORS"]
@@ -210,7 +210,8 @@ def hillas_in_camera_frame(hillas, one=None, focal_length=None):
     Notes
     -----
     Telescope-frame values are converted with the equidistant mapping of
-    ctapipe's camera frame: ``x = f * fov_lat``, ``y = f * fov_lon``,
+    the camera frame (:func:`iactx.coordinates.projections.telescope_to_camera`,
+    ctapipe's convention): ``x = f * fov_lat``, ``y = f * fov_lon``,
     lengths ``f * angle`` (angles in radians) and
     ``psi_camera = 90 deg - psi_telescope``.
     """
@@ -356,6 +357,14 @@ def ring_overlay(r, color=OVERLAY_COLORS["ring"]):
     return ring * centre
 
 
+def _frame_size(pixels, width=400):
+    """Bokeh frame width and height [px] with equal scales on both axes."""
+    x0, x1 = pixels.range("x")
+    y0, y1 = pixels.range("y")
+    ratio = (y1 - y0) / (x1 - x0) if np.isfinite(x1 - x0) and x1 > x0 and np.isfinite(y1 - y0) else 1.0
+    return {"frame_width": width, "frame_height": max(100, int(round(width * ratio))), "data_aspect": 1}
+
+
 def _title(ds, one):
     name = ds.attrs.get("camera_name", "camera")
     parts = [name]
@@ -441,7 +450,8 @@ def camera(data, var="image", *, event=None, tel=None, obs_id=None, sample=None,
     lim = (np.nan, np.nan) if clim is None else tuple(np.nan if c is None else float(c) for c in clim)
     common = {"scale": scale, "linthresh": float(linthresh), "clim": lim, "title": title,
               "cmap": cmap, "xlabel": "x [m]", "ylabel": "y [m]"}
-    pixels = _style(pixels, bokeh=common, matplotlib=common)
+    size = _frame_size(pixels)
+    pixels = _style(pixels, bokeh={**common, **size}, matplotlib=common)
     layers = []
     if mask is not None and mask is not False:
         layers.append(mask_overlay(pixels, _mask_values(mask, one, selection, ds.sizes["pixel"])))
@@ -455,6 +465,6 @@ def camera(data, var="image", *, event=None, tel=None, obs_id=None, sample=None,
     overlay = pixels
     for layer in layers:
         overlay = overlay * layer
-    return _style(overlay, bokeh={"title": title, "legend_position": "right", "frame_width": 400, "data_aspect": 1},
+    return _style(overlay, bokeh={"title": title, "legend_position": "right", **size},
                   matplotlib={"title": title, "legend_position": "bottom_left", "legend_opts": {"fontsize": 7},
                               "aspect": "equal", "data_aspect": 1})

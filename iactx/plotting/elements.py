@@ -173,7 +173,8 @@ def _bokeh_plot_class():
             xs, ys = element.corners()
             if self.invert_axes:
                 xs, ys = ys, xs
-            data = {"xs": list(xs), "ys": list(ys)}
+            # plain lists serialise ~30x faster than lists of small arrays; 0.1 um is plenty
+            data = {"xs": np.round(xs, 7).tolist(), "ys": np.round(ys, 7).tolist()}
             for d in [element.vdims[0], element.vdims[1], *element.vdims[3:]]:
                 data[dimension_sanitizer(d.name)] = element.dimension_values(d)
             cdim = element.vdims[0]
@@ -183,6 +184,8 @@ def _bokeh_plot_class():
             data["_color"] = colors
             mapper = self._camera_color_mapper(cdim, low, high, style)
             mapping = {"xs": "xs", "ys": "ys", "fill_color": {"field": "_color", "transform": mapper}}
+            if not any(key in style for key in ("line_alpha", "line_color", "color", "alpha")):
+                style = {**style, "line_alpha": 0.0}  # outlines would hide small pixels
             self._symlog_limits = (low, high)
             if "colorbar" in self.handles:
                 self._set_symlog_ticks(self.handles["colorbar"])

@@ -27,7 +27,6 @@ __all__ = [
     "ellipse_outline",
     "circle_outline",
     "mask_outline",
-    "telescope_to_camera",
 ]
 
 #: number of corners drawn for each pixel shape
@@ -231,16 +230,3 @@ def mask_outline(px, py, mask):
     outer = ~inside
     return (np.column_stack([x.ravel()[outer], x1.ravel()[outer]]),
             np.column_stack([y.ravel()[outer], y1.ravel()[outer]]))
-
-
-def telescope_to_camera(fov_lon, fov_lat, focal_length):
-    """Telescope-frame offsets [deg] to camera-frame positions [m].
-
-    Uses the equidistant mapping of ctapipe's ``CameraFrame``:
-    ``x = f * fov_lat``, ``y = f * fov_lon`` with the angles in radians
-    (the camera x axis corresponds to ``fov_lat``). Angles of lines
-    transform as ``psi_camera = 90 deg - psi_telescope``; lengths as
-    ``f * angle``.
-    """
-    f = np.asarray(focal_length, np.float64)
-    return f * np.deg2rad(fov_lat), f * np.deg2rad(fov_lon)

@@ -45,7 +45,16 @@ def save_html(obj, path, *, title="iactx"):
     bundle = bundle_for_objs_and_resources([model], INLINE)
     scripts = "".join(f"<script type=\"text/javascript\">\n{code}\n</script>\n" for code in bundle.js_raw)
     styles = "".join(f"<style>\n{code}\n</style>\n" for code in bundle.css_raw)
-    script, div = components(model)
+    # HoloViews leaves width/height unset when frame sizes fix the layout; Bokeh's check for
+    # that is a false alarm here
+    from bokeh.core.validation import silence
+    from bokeh.core.validation.warnings import FIXED_SIZING_MODE
+
+    silence(FIXED_SIZING_MODE, True)
+    try:
+        script, div = components(model)
+    finally:
+        silence(FIXED_SIZING_MODE, False)
     page = (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{escape(title)}</title>\n{styles}{scripts}</head>\n<body>\n{div}\n{script}\n</body>\n</html>\n")
     path = Path(path)
