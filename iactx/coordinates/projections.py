@@ -180,25 +180,35 @@ def sky_offset_matrix(origin_lon, origin_lat):
 def altaz_to_offset(alt, az, origin_alt, origin_az):
     """Spherical offsets [deg] of ``(alt, az)`` from ``origin`` (telescope or nominal frame).
 
+    The rotation of :func:`sky_offset_matrix` written out, so batches need
+    no 3x3 matrix per element.
+
     Returns
     -------
     fov_lon, fov_lat : ndarray
         ``fov_lon`` in [-180, 180).
     """
-    alt, az, origin_alt, origin_az = _asfloat(alt, az, origin_alt, origin_az)
-    v = _unit_vectors(az, alt)
-    m = sky_offset_matrix(origin_az, origin_alt)
-    lon, lat = _lon_lat(np.einsum("...ij,...j->...i", m, v))
-    return _wrap180(lon), lat
+    alt, az, origin_alt, origin_az = (np.deg2rad(a) for a in _asfloat(alt, az, origin_alt, origin_az))
+    cos_alt, sin_alt = np.cos(alt), np.sin(alt)
+    cos_o, sin_o = np.cos(origin_alt), np.sin(origin_alt)
+    delta = az - origin_az
+    along = cos_alt * np.cos(delta)
+    x = cos_o * along + sin_o * sin_alt
+    y = cos_alt * np.sin(delta)
+    z = cos_o * sin_alt - sin_o * along
+    return _wrap180(np.rad2deg(np.arctan2(y, x))), np.rad2deg(np.arctan2(z, np.hypot(x, y)))
 
 
 def offset_to_altaz(fov_lon, fov_lat, origin_alt, origin_az):
     """Inverse of :func:`altaz_to_offset`: ``(alt, az)`` [deg], ``az`` in [0, 360)."""
-    fov_lon, fov_lat, origin_alt, origin_az = _asfloat(fov_lon, fov_lat, origin_alt, origin_az)
-    v = _unit_vectors(fov_lon, fov_lat)
-    m = sky_offset_matrix(origin_az, origin_alt)
-    az, alt = _lon_lat(np.einsum("...ji,...j->...i", m, v))
-    return alt, _wrap360(az)
+    lon, lat, origin_alt, origin_az = (np.deg2rad(a) for a in _asfloat(fov_lon, fov_lat, origin_alt, origin_az))
+    cos_lat = np.cos(lat)
+    x, y, z = cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat)
+    cos_o, sin_o = np.cos(origin_alt), np.sin(origin_alt)
+    horizontal = cos_o * x - sin_o * z
+    up = sin_o * x + cos_o * z
+    az = np.rad2deg(origin_az + np.arctan2(y, horizontal))
+    return np.rad2deg(np.arctan2(up, np.hypot(horizontal, y))), _wrap360(az)
 
 
 def altaz_to_telescope(alt, az, pointing_alt, pointing_az):
@@ -227,13 +237,8 @@ def telescope_to_nominal(fov_lon, fov_lat, pointing_alt, pointing_az, origin_alt
     One rotation per element: batches of telescope events with different
     pointings (divergent pointing) go in as arrays.
     """
-    fov_lon, fov_lat, pointing_alt, pointing_az, origin_alt, origin_az = _asfloat(
-        fov_lon, fov_lat, pointing_alt, pointing_az, origin_alt, origin_az)
-    v = _unit_vectors(fov_lon, fov_lat)
-    m = np.einsum("...ij,...kj->...ik", sky_offset_matrix(origin_az, origin_alt),
-                  sky_offset_matrix(pointing_az, pointing_alt))
-    lon, lat = _lon_lat(np.einsum("...ij,...j->...i", m, v))
-    return _wrap180(lon), lat
+    alt, az = offset_to_altaz(fov_lon, fov_lat, pointing_alt, pointing_az)
+    return altaz_to_offset(alt, az, origin_alt, origin_az)
 
 
 def nominal_to_telescope(fov_lon, fov_lat, origin_alt, origin_az, pointing_alt, pointing_az):
@@ -250,7 +255,10 @@ def camera_to_nominal(x, y, focal_length, pointing_alt, pointing_az, origin_alt,
 def altaz_to_cartesian(alt, az, distance=1.0):
     """Direction ``(alt, az)`` [deg] as a vector (..., 3) in the ground frame (x north, y west, z up)."""
     alt, az, distance = _asfloat(alt, az, distance)
-    return _unit_vectors(-az, alt) * distance[..., np.newaxis]
+    alt, az = np.deg2rad(alt), np.deg2rad(az)
+    horizontal = np.cos(alt) * distance
+    return np.stack(np.broadcast_arrays(horizontal * np.cos(az), -horizontal * np.sin(az), np.sin(alt) * distance),
+                    axis=-1)
 
 
 def cartesian_to_altaz(vectors):
@@ -277,17 +285,24 @@ def tilted_matrix(alt, az):
 
 
 def ground_to_tilted(x, y, z, alt, az):
-    """Ground-frame points [m] to the tilted frame of direction ``(alt, az)`` [deg]; returns ``(x, y, z)``."""
-    p = np.stack(np.broadcast_arrays(*_asfloat(x, y, z)), axis=-1)
-    t = np.einsum("...ij,...j->...i", tilted_matrix(alt, az), p)
-    return t[..., 0], t[..., 1], t[..., 2]
+    """Ground-frame points [m] to the tilted frame of direction ``(alt, az)`` [deg]; returns ``(x, y, z)``.
+
+    The rotation of :func:`tilted_matrix`, written out.
+    """
+    x, y, z, alt, az = _asfloat(x, y, z, alt, az)
+    sa, ca = np.sin(np.deg2rad(alt)), np.cos(np.deg2rad(alt))
+    sz, cz = np.sin(np.deg2rad(az)), np.cos(np.deg2rad(az))
+    horizontal = cz * x - sz * y  # along the azimuth of the direction
+    return sa * horizontal - ca * z, sz * x + cz * y, ca * horizontal + sa * z
 
 
 def tilted_to_ground(x, y, z, alt, az):
     """Tilted-frame points [m] back to the ground frame; returns ``(x, y, z)``."""
-    p = np.stack(np.broadcast_arrays(*_asfloat(x, y, z)), axis=-1)
-    g = np.einsum("...ji,...j->...i", tilted_matrix(alt, az), p)
-    return g[..., 0], g[..., 1], g[..., 2]
+    x, y, z, alt, az = _asfloat(x, y, z, alt, az)
+    sa, ca = np.sin(np.deg2rad(alt)), np.cos(np.deg2rad(alt))
+    sz, cz = np.sin(np.deg2rad(az)), np.cos(np.deg2rad(az))
+    horizontal = sa * x + ca * z
+    return cz * horizontal + sz * y, cz * y - sz * horizontal, sa * z - ca * x
 
 
 def project_to_ground(x, y, z, alt, az):
@@ -300,10 +315,10 @@ def project_to_ground(x, y, z, alt, az):
         ``(alt, az)`` meets the ground.
     """
     gx, gy, gz = tilted_to_ground(x, y, z, alt, az)
-    d = altaz_to_cartesian(alt, az)
+    alt, az = np.deg2rad(np.asarray(alt, np.float64)), np.deg2rad(np.asarray(az, np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = gz / d[..., 2]
-    return gx - d[..., 0] * t, gy - d[..., 1] * t
+        run = gz / np.tan(alt)  # horizontal distance travelled along the direction
+    return gx - run * np.cos(az), gy + run * np.sin(az)
 
 
 def angular_separation(alt1, az1, alt2, az2):

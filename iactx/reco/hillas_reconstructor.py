@@ -386,28 +386,28 @@ class HillasReconstructor(param.Parameterized):
 
     def _assemble(self, tree, root, te, instrument, out):
         p = self.prefix
-        new_root = root.copy()
+        variables = {}
         for name, (values, units, doc) in out["geometry"].items():
             attrs = {"long_name": doc}
             if units:
                 attrs["units"] = units
-            new_root[f"{p}_{name}"] = ("event", values, attrs)
-        new_root[f"{p}_is_valid"] = ("event", out["is_valid"], {
+            variables[f"{p}_{name}"] = xr.Variable("event", values, attrs)
+        variables[f"{p}_is_valid"] = xr.Variable("event", out["is_valid"], {
             "long_name": "geometry validity flag: True if the shower geometry was reconstructed"})
-        new_root[f"{p}_telescopes"] = (("event", "tel"), out["telescopes"], {
+        variables[f"{p}_telescopes"] = xr.Variable(("event", "tel"), out["telescopes"], {
             "long_name": "telescopes used, along tel in the order of /instrument"})
-        criteria = "; ".join(t for _, t in self.quality_query.criteria())
-        new_root.attrs[f"{p}_quality_criteria"] = criteria
+        new_root = root.assign(variables)
+        new_root.attrs[f"{p}_quality_criteria"] = "; ".join(t for _, t in self.quality_query.criteria())
         nodes = {node.path: node.to_dataset(inherit=False) for node in tree.subtree}
         nodes["/"] = new_root
         for name, start, stop in te.groups:
-            cam = nodes[f"/{name}"].copy()
-            cam[f"{p}_tel_impact_distance"] = ("tel_event", out["impact"][start:stop], {
-                "units": "m", "long_name": "distance of the telescope to the reconstructed shower axis"})
-            cam[f"{p}_tel_impact_distance_uncert"] = ("tel_event", np.full(stop - start, np.nan), {
-                "units": "m", "long_name": "uncertainty of the impact distance (not estimated)"})
-            cam["core_psi"] = ("tel_event", out["core_psi"][start:stop], {
-                "units": "deg", "long_name": (
-                    f"image axis angle in the tilted frame of the array pointing, used for the core ({p})")})
-            nodes[f"/{name}"] = cam
+            nodes[f"/{name}"] = nodes[f"/{name}"].assign({
+                f"{p}_tel_impact_distance": xr.Variable("tel_event", out["impact"][start:stop], {
+                    "units": "m", "long_name": "distance of the telescope to the reconstructed shower axis"}),
+                f"{p}_tel_impact_distance_uncert": xr.Variable("tel_event", np.full(stop - start, np.nan), {
+                    "units": "m", "long_name": "uncertainty of the impact distance (not estimated)"}),
+                "core_psi": xr.Variable("tel_event", out["core_psi"][start:stop], {
+                    "units": "deg", "long_name": (
+                        f"image axis angle in the tilted frame of the array pointing, used for the core ({p})")}),
+            })
         return xr.DataTree.from_dict(nodes)

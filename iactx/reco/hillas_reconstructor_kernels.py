@@ -169,8 +169,7 @@ def _h_max(directions, positions, start, stop, matrix, inverse, out):
     return inverse[2, 2] * max(chi2, 0.0) / dof
 
 
-@kernel(parallel=True)
-def hillas_stereo_kernel(offsets, normals, weights, psi, tilted_xy, core_weights, cog_directions, positions,
+def _hillas_stereo(offsets, normals, weights, psi, tilted_xy, core_weights, cog_directions, positions,
                          direction, direction_error, core, core_cov, shower_max, shower_max_var):
     """Reconstruct the direction, core and shower maximum of every event.
 
@@ -221,6 +220,21 @@ def hillas_stereo_kernel(offsets, normals, weights, psi, tilted_xy, core_weights
         matrix = np.empty((3, 3))
         inverse = np.empty((3, 3))
         shower_max_var[i] = _h_max(cog_directions, positions, start, stop, matrix, inverse, shower_max[i])
+
+
+#: parallel over events (large batches) and serial (small batches: no thread start-up)
+_hillas_stereo_parallel = kernel(parallel=True)(_hillas_stereo)
+_hillas_stereo_serial = kernel(_hillas_stereo)
+#: events per call from which the parallel version is used
+PARALLEL_MIN_EVENTS = 2000
+
+
+def hillas_stereo_kernel(offsets, normals, weights, psi, tilted_xy, core_weights, cog_directions, positions,
+                         direction, direction_error, core, core_cov, shower_max, shower_max_var):
+    """Reconstruct the direction, core and shower maximum of every event (see :func:`_hillas_stereo`)."""
+    func = _hillas_stereo_parallel if offsets.shape[0] - 1 >= PARALLEL_MIN_EVENTS else _hillas_stereo_serial
+    func(offsets, normals, weights, psi, tilted_xy, core_weights, cog_directions, positions, direction,
+         direction_error, core, core_cov, shower_max, shower_max_var)
 
 
 @kernel
