@@ -227,22 +227,21 @@ def test_neighbor_peak_window_sum(dtype, local_weight, with_broken):
     rng = np.random.default_rng(4)
     broken = (rng.random(wf.shape[:2]) < 0.1) if with_broken else np.zeros(wf.shape[:2], bool)
     lw = per_event(wf, local_weight)
-    eps = K.FLOAT32_SUM_TOLERANCE if dtype == np.float32 else 0.0
     peaks = np.empty(wf.shape[:2], np.int64)
-    K.neighbor_peak_index(wf, INDPTR, INDICES, broken, lw, eps, peaks)
+    K.neighbor_peak_index(wf, INDPTR, INDICES, broken, lw, peaks)
     expected = ref_neighbor_peaks(wf, lw, broken)
     np.testing.assert_array_equal(peaks, expected)
     assert (expected == 0).any() and (expected == wf.shape[2] - 1).any()
     width, shift = per_event(wf, 7), per_event(wf, 3)
     charge, time = outputs(wf, dtype)
-    K.neighbor_peak_window_sum(wf, INDPTR, INDICES, broken, lw, eps, width, shift, RATE, gain, corr, charge, time)
+    K.neighbor_peak_window_sum(wf, INDPTR, INDICES, broken, lw, width, shift, RATE, gain, corr, charge, time)
     ref = ref_extract(wf, expected, width, shift, gain, corr)
     close(charge, ref[0], dtype)
     close(time, ref[1], dtype)
 
 
 def test_neighbor_peak_float32_near_ties_follow_float64_sums():
-    """Sums that float32 cannot separate are decided in float64, like ctapipe."""
+    """Sums that float32 could not separate are decided in float64, like ctapipe."""
     rng = np.random.default_rng(5)
     n_samples = 20
     wf = rng.normal(0, 1, (4, GEOM.n_pixels, n_samples)).astype(np.float32)
@@ -256,7 +255,7 @@ def test_neighbor_peak_float32_near_ties_follow_float64_sums():
     wf[2, NEIGHBORS[0][2], 12] = np.float32(1e4) - np.float32(0.5)  # exact tie in float64 -> first (5)
     broken = np.zeros(wf.shape[:2], bool)
     peaks = np.empty(wf.shape[:2], np.int64)
-    K.neighbor_peak_index(wf, INDPTR, INDICES, broken, per_event(wf, 0), K.FLOAT32_SUM_TOLERANCE, peaks)
+    K.neighbor_peak_index(wf, INDPTR, INDICES, broken, per_event(wf, 0), peaks)
     np.testing.assert_array_equal(peaks, ref_neighbor_peaks(wf, per_event(wf, 0), broken))
     assert list(peaks[:3, 0]) == [12, 5, 5]
 
@@ -267,9 +266,8 @@ def test_nan_rows_and_edge_shapes(dtype):
     wf[0, 5] = np.nan
     wf[1, 7, 3] = np.nan
     broken = np.zeros(wf.shape[:2], bool)
-    eps = K.FLOAT32_SUM_TOLERANCE if dtype == np.float32 else 0.0
     peaks = np.empty(wf.shape[:2], np.int64)
-    K.neighbor_peak_index(wf, INDPTR, INDICES, broken, per_event(wf, 0), eps, peaks)
+    K.neighbor_peak_index(wf, INDPTR, INDICES, broken, per_event(wf, 0), peaks)
     np.testing.assert_array_equal(peaks, ref_neighbor_peaks(wf, per_event(wf, 0), broken))
     local = np.empty(wf.shape[:2], np.int64)
     K.local_peak_index(wf, local)
@@ -281,12 +279,12 @@ def test_nan_rows_and_edge_shapes(dtype):
     empty = np.zeros((0, GEOM.n_pixels, 10), dtype)
     c, t = outputs(empty)
     K.neighbor_peak_window_sum(empty, INDPTR, INDICES, np.zeros((0, GEOM.n_pixels), bool), per_event(empty, 0),
-                               eps, per_event(empty, 7), per_event(empty, 3), RATE,
+                               per_event(empty, 7), per_event(empty, 3), RATE,
                                np.zeros((0, GEOM.n_pixels), np.int8), np.ones((0, 2)), c, t)
     one = np.arange(10, dtype=dtype).reshape(1, 1, 10)
     c, t = outputs(one)
     K.neighbor_peak_window_sum(one, np.array([0, 0]), np.zeros(0, np.int64), np.zeros((1, 1), bool),
-                               per_event(one, 0), eps, per_event(one, 3), per_event(one, 1), 1.0,
+                               per_event(one, 0), per_event(one, 3), per_event(one, 1), 1.0,
                                np.zeros((1, 1), np.int8), np.ones((1, 1)), c, t)
     assert c[0, 0] == 0 + 1  # no neighbours: peak at 0, window [-1, 2) truncated to [0, 2)
     single = np.full((2, GEOM.n_pixels, 1), 4.0, dtype)

@@ -46,14 +46,7 @@ __all__ = [
     "subtract_baseline",
     "neighbor_average",
     "shift_waveforms",
-    "FLOAT32_SUM_TOLERANCE",
 ]
-
-#: relative bound used to trust a float32 neighbour sum's maximum: the
-#: float32 sum of six samples is within 6 * 5 * 2**-24 * max|sample| of the
-#: exact one, so two sums closer than twice that (rounded up) are re-added
-#: in float64 before deciding which is larger.
-FLOAT32_SUM_TOLERANCE = 4e-6
 
 
 # --------------------------------------------------------------------------- helpers
@@ -77,71 +70,63 @@ def _argmax_first(a):
     return index
 
 
-def _key_argmax(a):
-    """Index of the first maximum of a float array by total order of its bits.
+def _first_max_key(a, bits):
+    """Index of the first maximum of a float64 array without NaN, vectorisable.
 
-    Vectorisable (integer reductions only). Agrees with :func:`_argmax_first`
-    for finite values without signed zeros of both signs; callers check
-    candidates before trusting it.
+    ``bits`` is ``a.view(np.int64)``. Floats are compared through integer
+    keys with the same order (``-0.0`` sorting below ``+0.0``, so callers
+    add ``0.0`` to their sums first); integer reductions vectorise where
+    float ones do not.
     """
     raise NotImplementedError  # pragma: no cover - only the numba overload runs
 
 
-@overload(_key_argmax)
-def _key_argmax_impl(a):
-    if a.dtype == types.float32:
-        int_t, mask, shift, low = np.int32, np.int32(0x7FFFFFFF), 31, np.int32(-0x80000000)
-    elif a.dtype == types.float64:
-        int_t, mask, shift, low = (np.int64, np.int64(0x7FFFFFFFFFFFFFFF), 63,
-                                   np.int64(-0x8000000000000000))
-    else:
-        return None
+@overload(_first_max_key)
+def _first_max_key_impl(a, bits):
+    low = np.int64(-0x8000000000000000)
+    mask = np.int64(0x7FFFFFFFFFFFFFFF)
 
-    def impl(a):
-        bits = a.view(int_t)
+    def impl(a, bits):
         n = bits.shape[0]
         kmax = low
         for s in range(n):
             b = bits[s]
-            k = b ^ ((b >> shift) & mask)
-            kmax = max(kmax, k)
+            kmax = max(kmax, b ^ ((b >> 63) & mask))
         first = n
         for s in range(n):
             b = bits[s]
-            k = b ^ ((b >> shift) & mask)
-            c = s if k == kmax else n
+            c = s if (b ^ ((b >> 63) & mask)) == kmax else n
             first = min(first, c)
         return first
 
     return impl
 
 
-def _row_absmax(w, out):
-    """Largest ``|sample|`` of every row of ``w`` (NaN if the row has a NaN)."""
+def _all_finite(w):
+    """Whether every sample of a 2-d float array is finite (vectorised bit test)."""
     raise NotImplementedError  # pragma: no cover - only the numba overload runs
 
 
-@overload(_row_absmax)
-def _row_absmax_impl(w, out):
+@overload(_all_finite)
+def _all_finite_impl(w):
     if w.dtype == types.float32:
-        int_t, mask = np.int32, np.int32(0x7FFFFFFF)
+        int_t, exponent = np.int32, np.int32(0x7F800000)
     elif w.dtype == types.float64:
-        int_t, mask = np.int64, np.int64(0x7FFFFFFFFFFFFFFF)
+        int_t, exponent = np.int64, np.int64(0x7FF0000000000000)
     else:
         return None
-    float_t = np.float32 if w.dtype == types.float32 else np.float64
 
-    def impl(w, out):
-        n_pixels, n_samples = w.shape
-        one = np.empty(1, int_t)
-        value = one.view(float_t)
-        for p in range(n_pixels):
-            row = w[p].view(int_t)
-            m = int_t(0)
-            for s in range(n_samples):
-                m = max(m, row[s] & mask)
-            one[0] = m
-            out[p] = value[0]
+    def impl(w):
+        n_rows, n_cols = w.shape
+        zero = int_t(0)
+        for r in range(n_rows):
+            bits = w[r].view(int_t)
+            m = zero
+            for s in range(n_cols):
+                m = max(m, bits[s] & exponent)
+            if m == exponent:
+                return False
+        return True
 
     return impl
 
@@ -435,16 +420,15 @@ def sliding_window_max_sum(waveforms, width, sampling_rate, selected_gain, corre
 
 
 @kernel
-def _neighbor_peaks(w, indptr, indices, broken, local_weight, eps, acc, acc64, absmax, peaks):
+def _neighbor_peaks(w, indptr, indices, broken, local_weight, acc, bits, peaks):
     """Peak of the summed neighbour waveforms of every pixel of one telescope event.
 
     The sum of the (non-broken) neighbours plus ``local_weight`` times the
-    pixel's own waveform is accumulated in float64 in neighbour order, and
-    its first maximum taken. The common case (no broken pixel, no local
-    weight, finite own waveform) is summed in the waveform dtype first; its
-    maximum is kept when no other sample comes within ``eps * max|sample|``
-    of it (which bounds the float32 rounding), otherwise the pixel is
-    re-added in float64.
+    pixel's own waveform is accumulated in float64 in neighbour order (as
+    ctapipe does, so the sums are identical) and its first maximum taken.
+    Without broken pixels, local weight or non-finite samples (the usual
+    case) the maximum is found with vectorised integer keys; otherwise
+    sample by sample with numpy's rules (a NaN wins).
     """
     n_pixels, n_samples = w.shape
     any_broken = False
@@ -452,14 +436,10 @@ def _neighbor_peaks(w, indptr, indices, broken, local_weight, eps, acc, acc64, a
         if broken[p]:
             any_broken = True
             break
-    fast = local_weight == 0 and not any_broken
-    if fast:
-        _row_absmax(w, absmax)
-    for p in range(n_pixels):
-        k0 = indptr[p]
-        k1 = indptr[p + 1]
-        peak = -1
-        if fast and k1 > k0 and absmax[p] < np.inf:
+    if local_weight == 0 and not any_broken and _all_finite(w):
+        for p in range(n_pixels):
+            k0 = indptr[p]
+            k1 = indptr[p + 1]
             if k1 - k0 == 6:
                 n0 = indices[k0]
                 n1 = indices[k0 + 1]
@@ -468,7 +448,8 @@ def _neighbor_peaks(w, indptr, indices, broken, local_weight, eps, acc, acc64, a
                 n4 = indices[k0 + 4]
                 n5 = indices[k0 + 5]
                 for s in range(n_samples):
-                    acc[s] = (((((w[n0, s] + w[n1, s]) + w[n2, s]) + w[n3, s]) + w[n4, s]) + w[n5, s]) + 0.0
+                    acc[s] = (((((np.float64(w[n0, s]) + w[n1, s]) + w[n2, s]) + w[n3, s]) + w[n4, s])
+                              + w[n5, s]) + 0.0
             else:
                 for s in range(n_samples):
                     acc[s] = 0.0
@@ -476,32 +457,22 @@ def _neighbor_peaks(w, indptr, indices, broken, local_weight, eps, acc, acc64, a
                     n = indices[k]
                     for s in range(n_samples):
                         acc[s] += w[n, s]
-            first = _key_argmax(acc)
-            if first < n_samples:
-                bound = 0.0
-                for k in range(k0, k1):
-                    bound = max(bound, absmax[indices[k]])
-                threshold = acc[first] - eps * bound
-                n_close = 0
-                for s in range(n_samples):
-                    n_close += 1 if acc[s] >= threshold else 0
-                if n_close == 1:
-                    peak = first
-        if peak < 0:
+            peaks[p] = _first_max_key(acc, bits)
+        return
+    for p in range(n_pixels):
+        for s in range(n_samples):
+            acc[s] = np.float64(w[p, s]) * local_weight
+        for k in range(indptr[p], indptr[p + 1]):
+            n = indices[k]
+            if broken[n]:
+                continue
             for s in range(n_samples):
-                acc64[s] = np.float64(w[p, s]) * local_weight
-            for k in range(k0, k1):
-                n = indices[k]
-                if broken[n]:
-                    continue
-                for s in range(n_samples):
-                    acc64[s] += w[n, s]
-            peak = _argmax_first(acc64)
-        peaks[p] = peak
+                acc[s] += w[n, s]
+        peaks[p] = _argmax_first(acc)
 
 
 @kernel(parallel=True)
-def neighbor_peak_index(waveforms, indptr, indices, broken, local_weight, eps, out):
+def neighbor_peak_index(waveforms, indptr, indices, broken, local_weight, out):
     """Peak index of the summed neighbour waveforms, shape (n_tel_events, n_pixels).
 
     Parameters
@@ -513,33 +484,27 @@ def neighbor_peak_index(waveforms, indptr, indices, broken, local_weight, eps, o
         Pixels left out of their neighbours' sums.
     local_weight : ndarray of int, shape (n_tel_events,)
         Weight of the pixel's own waveform (0: neighbours only).
-    eps : float
-        :data:`FLOAT32_SUM_TOLERANCE` for float32 waveforms, 0 for float64.
     out : ndarray of int, shape (n_tel_events, n_pixels)
     """
     n_events, n_pixels, n_samples = waveforms.shape
     for e in prange(n_events):
-        acc = np.empty(n_samples, waveforms.dtype)
-        acc64 = np.empty(n_samples, np.float64)
-        absmax = np.empty(n_pixels, np.float64)
-        _neighbor_peaks(waveforms[e], indptr, indices, broken[e], local_weight[e], eps, acc, acc64, absmax,
+        acc = np.empty(n_samples, np.float64)
+        _neighbor_peaks(waveforms[e], indptr, indices, broken[e], local_weight[e], acc, acc.view(np.int64),
                         out[e])
 
 
 @kernel(parallel=True)
-def neighbor_peak_window_sum(waveforms, indptr, indices, broken, local_weight, eps, width, shift,
-                             sampling_rate, selected_gain, correction, charge, peak_time):
+def neighbor_peak_window_sum(waveforms, indptr, indices, broken, local_weight, width, shift, sampling_rate,
+                             selected_gain, correction, charge, peak_time):
     """Window around the peak of the summed neighbour waveforms (ctapipe's default).
 
     Parameters as in :func:`neighbor_peak_index` and :func:`extract_around_peak`.
     """
     n_events, n_pixels, n_samples = waveforms.shape
     for e in prange(n_events):
-        acc = np.empty(n_samples, waveforms.dtype)
-        acc64 = np.empty(n_samples, np.float64)
-        absmax = np.empty(n_pixels, np.float64)
+        acc = np.empty(n_samples, np.float64)
         peaks = np.empty(n_pixels, np.int64)
-        _neighbor_peaks(waveforms[e], indptr, indices, broken[e], local_weight[e], eps, acc, acc64, absmax,
+        _neighbor_peaks(waveforms[e], indptr, indices, broken[e], local_weight[e], acc, acc.view(np.int64),
                         peaks)
         _windows_of_event(waveforms, e, peaks, width[e], shift[e], sampling_rate, selected_gain, correction,
                           charge, peak_time)

@@ -156,10 +156,6 @@ def _contiguous(*arrays):
     return tuple(np.ascontiguousarray(a) for a in arrays)
 
 
-def _eps(wf):
-    return K.FLOAT32_SUM_TOLERANCE if wf.dtype == np.float32 else 0.0
-
-
 # --------------------------------------------------------------------------- base class
 
 
@@ -355,7 +351,7 @@ def _run_neighbor(wf, gain, broken, local_weight, width, shift, corr, *, samplin
         wf = _subtracted(wf, *baseline)
     charge, time = _outputs(wf.shape[:2])
     gain, broken, local_weight, width, shift, corr = _contiguous(gain, broken, local_weight, width, shift, corr)
-    K.neighbor_peak_window_sum(wf, indptr, indices, broken, local_weight, _eps(wf), width, shift,
+    K.neighbor_peak_window_sum(wf, indptr, indices, broken, local_weight, width, shift,
                                sampling_rate, gain, corr, charge, time)
     return charge, time
 
@@ -391,7 +387,7 @@ def _peaks_neighbor(wf, broken, local_weight, *, indptr, indices, baseline=None)
         wf = _subtracted(wf, *baseline)
     out = np.empty(wf.shape[:2], np.int64)
     broken, local_weight = _contiguous(broken, local_weight)
-    K.neighbor_peak_index(wf, indptr, indices, broken, local_weight, _eps(wf), out)
+    K.neighbor_peak_index(wf, indptr, indices, broken, local_weight, out)
     return out
 
 
