@@ -37,7 +37,7 @@ from scipy.optimize import minimize
 from ..._apply import apply_kernel
 from ..._numba import kernel
 from ._geometry import per_tel_event, telescope_frame_table
-from .intensity_kernels import AREA_RATIOS, negative_log_likelihood_row
+from .intensity_kernels import AREA_RATIOS, negative_log_likelihood_polar, pixel_polar
 
 __all__ = ["EFFICIENCY_OUTPUTS", "EFFICIENCY_VARIABLES", "fit_ring_intensity", "fit_ring_intensity_rows",
            "fit_muon_efficiency"]
@@ -49,16 +49,15 @@ EFFICIENCY_OUTPUTS = ("width", "impact", "impact_x", "impact_y", "optical_effici
 
 
 @kernel(error_model="numpy")
-def _nll_scaled(q, scale, image, pedestal, spe_width, pix_x, pix_y, center_x, center_y, radius,
-                mirror_radius, hole_radius, pixel_diameter, oversampling, min_lambda, max_lambda, area_ratio):
+def _nll_scaled(q, scale, image, pedestal, spe_width, angle, distance, radius, mirror_radius, hole_radius,
+                pixel_diameter, oversampling, min_lambda, max_lambda, area_ratio):
     ix = q[0] * scale[0]
     iy = q[1] * scale[1]
     width = q[2] * scale[2]
     efficiency = q[3] * scale[3]
-    return negative_log_likelihood_row(image, pedestal, spe_width, pix_x, pix_y, math.hypot(ix, iy),
-                                       math.atan2(iy, ix), center_x, center_y, radius, width, efficiency,
-                                       mirror_radius, hole_radius, pixel_diameter, oversampling, min_lambda,
-                                       max_lambda, area_ratio)
+    return negative_log_likelihood_polar(image, pedestal, spe_width, angle, distance, math.hypot(ix, iy),
+                                         math.atan2(iy, ix), radius, width, efficiency, mirror_radius, hole_radius,
+                                         pixel_diameter, oversampling, min_lambda, max_lambda, area_ratio)
 
 
 #: finite-difference steps of the Hessian, in units of the parameter scales: 0.1 m of impact (the
@@ -134,9 +133,10 @@ def fit_ring_intensity(image, pedestal, pix_x, pix_y, center_x, center_y, radius
     pix_y = np.ascontiguousarray(pix_y, dtype=np.float64)
     # parameters are scaled by their typical step: impact_x, impact_y [m], width [rad], efficiency
     scale = np.array([0.5, 0.5, 1e-3 * radius, 0.05])
-    args = (scale, image, pedestal, float(spe_width), pix_x, pix_y, float(center_x), float(center_y),
-            float(radius), float(mirror_radius), float(hole_radius), float(pixel_diameter),
-            int(oversampling), float(min_lambda), float(max_lambda), float(area_ratio))
+    angle, distance = pixel_polar(pix_x, pix_y, float(center_x), float(center_y))
+    args = (scale, image, pedestal, float(spe_width), angle, distance, float(radius), float(mirror_radius),
+            float(hole_radius), float(pixel_diameter), int(oversampling), float(min_lambda), float(max_lambda),
+            float(area_ratio))
 
     def nll(q):
         return _nll_scaled(np.asarray(q, dtype=np.float64), *args)
@@ -146,7 +146,7 @@ def fit_ring_intensity(image, pedestal, pix_x, pix_y, center_x, center_y, radius
     for direction in (1.0, -1.0):
         start = np.array([direction * mirror_radius / 2, 0.0, initial_width, 0.1]) / scale
         result = minimize(nll, start, method="Powell", bounds=bounds,
-                          options={"xtol": 1e-6, "ftol": 1e-10, "maxfev": 20000})
+                          options={"xtol": 1e-4, "ftol": 1e-8, "maxfev": 20000})
         if best is None or (np.isfinite(result.fun) and not result.fun >= best.fun):
             best = result
     q = best.x

@@ -43,7 +43,10 @@ __all__ = [
     "chord_length",
     "mirror_chord",
     "ring_profile",
+    "pixel_polar",
+    "expected_light_polar",
     "expected_light_row",
+    "negative_log_likelihood_polar",
     "negative_log_likelihood_row",
     "expected_ring_light_kernel",
 ]
@@ -151,11 +154,13 @@ def _normal_cdf(x, mu, sigma):
 
 
 @kernel(error_model="numpy")
-def expected_light_row(pix_x, pix_y, impact, phi, center_x, center_y, radius, ring_width, efficiency,
-                       mirror_radius, hole_radius, pixel_diameter, oversampling, min_lambda, max_lambda,
-                       area_ratio, out):
-    """Expected charge [p.e.] in each pixel ``(pix_x, pix_y)`` [rad] for one ring; written to ``out``."""
-    n_pix = pix_x.shape[0]
+def expected_light_polar(angle, distance, impact, phi, radius, ring_width, efficiency, mirror_radius, hole_radius,
+                         pixel_diameter, oversampling, min_lambda, max_lambda, area_ratio, out):
+    """Expected charge [p.e.] of pixels given by their azimuth ``angle`` and ``distance`` from the ring centre [rad].
+
+    The pixel geometry does not change while a ring is fitted, so the fit computes it once.
+    """
+    n_pix = angle.shape[0]
     n_prof = int(2.0 * math.pi * radius / pixel_diameter) * oversampling
     if n_prof < 2 or not (radius > 0.0):
         for j in range(n_pix):
@@ -167,12 +172,51 @@ def expected_light_row(pix_x, pix_y, impact, phi, center_x, center_y, radius, ri
              * (pixel_diameter / radius) * 0.5 * math.sin(2.0 * radius) * area_ratio)
     delta = 0.5 * pixel_diameter
     for j in range(n_pix):
+        d = distance[j]
+        gauss = _normal_cdf(d + delta, radius, ring_width) - _normal_cdf(d - delta, radius, ring_width)
+        along = _interp_uniform(angle[j] - phi, angles, lengths)
+        out[j] = along * scale * gauss
+
+
+@kernel(error_model="numpy")
+def pixel_polar(pix_x, pix_y, center_x, center_y):
+    """Azimuth and distance of every pixel about the ring centre [rad]."""
+    n_pix = pix_x.shape[0]
+    angle = np.empty(n_pix)
+    distance = np.empty(n_pix)
+    for j in range(n_pix):
         dx = pix_x[j] - center_x
         dy = pix_y[j] - center_y
-        d = math.sqrt(dx * dx + dy * dy)
-        gauss = _normal_cdf(d + delta, radius, ring_width) - _normal_cdf(d - delta, radius, ring_width)
-        along = _interp_uniform(math.atan2(dy, dx) - phi, angles, lengths)
-        out[j] = along * scale * gauss
+        angle[j] = math.atan2(dy, dx)
+        distance[j] = math.sqrt(dx * dx + dy * dy)
+    return angle, distance
+
+
+@kernel(error_model="numpy")
+def expected_light_row(pix_x, pix_y, impact, phi, center_x, center_y, radius, ring_width, efficiency,
+                       mirror_radius, hole_radius, pixel_diameter, oversampling, min_lambda, max_lambda,
+                       area_ratio, out):
+    """Expected charge [p.e.] in each pixel ``(pix_x, pix_y)`` [rad] for one ring; written to ``out``."""
+    angle, distance = pixel_polar(pix_x, pix_y, center_x, center_y)
+    expected_light_polar(angle, distance, impact, phi, radius, ring_width, efficiency, mirror_radius,
+                         hole_radius, pixel_diameter, oversampling, min_lambda, max_lambda, area_ratio, out)
+
+
+@kernel(error_model="numpy")
+def negative_log_likelihood_polar(image, pedestal, spe_width, angle, distance, impact, phi, radius, ring_width,
+                                  efficiency, mirror_radius, hole_radius, pixel_diameter, oversampling, min_lambda,
+                                  max_lambda, area_ratio):
+    """:func:`negative_log_likelihood_row` for pixels given by azimuth and distance from the ring centre."""
+    n_pix = angle.shape[0]
+    mu = np.empty(n_pix)
+    expected_light_polar(angle, distance, impact, phi, radius, ring_width, efficiency, mirror_radius,
+                         hole_radius, pixel_diameter, oversampling, min_lambda, max_lambda, area_ratio, mu)
+    total = 0.0
+    f = 1.0 + spe_width * spe_width
+    for j in range(n_pix):
+        theta = 2.0 * (pedestal[j] * pedestal[j] + mu[j] * f)
+        total += math.log(math.pi * theta) / 2.0 + (image[j] - mu[j]) ** 2 / theta
+    return total
 
 
 @kernel(error_model="numpy")
@@ -180,17 +224,10 @@ def negative_log_likelihood_row(image, pedestal, spe_width, pix_x, pix_y, impact
                                 radius, ring_width, efficiency, mirror_radius, hole_radius, pixel_diameter,
                                 oversampling, min_lambda, max_lambda, area_ratio):
     """Sum over the given pixels of ``-ln L`` (Gaussian approximation) for one ring."""
-    n_pix = pix_x.shape[0]
-    mu = np.empty(n_pix)
-    expected_light_row(pix_x, pix_y, impact, phi, center_x, center_y, radius, ring_width, efficiency,
-                       mirror_radius, hole_radius, pixel_diameter, oversampling, min_lambda, max_lambda,
-                       area_ratio, mu)
-    total = 0.0
-    f = 1.0 + spe_width * spe_width
-    for j in range(n_pix):
-        theta = 2.0 * (pedestal[j] * pedestal[j] + mu[j] * f)
-        total += math.log(math.pi * theta) / 2.0 + (image[j] - mu[j]) ** 2 / theta
-    return total
+    angle, distance = pixel_polar(pix_x, pix_y, center_x, center_y)
+    return negative_log_likelihood_polar(image, pedestal, spe_width, angle, distance, impact, phi, radius,
+                                         ring_width, efficiency, mirror_radius, hole_radius, pixel_diameter,
+                                         oversampling, min_lambda, max_lambda, area_ratio)
 
 
 @kernel(parallel=True, error_model="numpy")
