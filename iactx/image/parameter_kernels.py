@@ -56,6 +56,8 @@ __all__ = [
     "image_parameters_kernel",
     "lts_linear_regression",
     "draw_lts_starts",
+    "gather_selected",
+    "count_fit_points",
 ]
 
 #: columns of the Hillas block (positions are x, y: fov_lon, fov_lat in the telescope frame)
@@ -257,14 +259,74 @@ def _rss(x, y, sample, m, slope, intercept):
 
 
 @kernel(error_model="numpy")
+def _kth_smallest(a, k):
+    """The k-th smallest value (0-based) of ``a``, which is reordered (quickselect)."""
+    lo = 0
+    hi = a.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        p, q, r = a[lo], a[mid], a[hi]
+        pivot = max(min(p, q), min(max(p, q), r))  # median of three
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+@kernel(error_model="numpy")
+def _smallest(r2, k, sample, scratch):
+    """Indices of the k smallest values of ``r2`` in ``sample[:k]`` (ties: lowest indices first)."""
+    n = r2.shape[0]
+    for j in range(n):
+        scratch[j] = r2[j]
+    threshold = _kth_smallest(scratch[:n], k - 1)
+    m = 0
+    for j in range(n):
+        if r2[j] < threshold:
+            sample[m] = j
+            m += 1
+    for j in range(n):
+        if m >= k:
+            break
+        if r2[j] == threshold:
+            sample[m] = j
+            m += 1
+
+
+@kernel(error_model="numpy")
 def _c_steps(x, y, slope, intercept, error, sample_size, max_iterations, eps, r2):
-    """Concentration steps of least-trimmed squares from a starting line."""
+    """Concentration steps of least-trimmed squares from a starting line.
+
+    Each step refits the line on the ``sample_size`` points with the
+    smallest squared residuals (found by selection, not sorting), until the
+    trimmed residual sum of squares changes by less than ``eps``.
+    """
     n = x.shape[0]
+    if sample_size < 1:
+        return np.nan, np.nan, np.nan
+    sample = np.empty(n, np.int64)
+    scratch = np.empty(n)
     for _ in range(max_iterations):
+        if math.isnan(slope):
+            return np.nan, np.nan, np.nan
         for j in range(n):
             r = y[j] - (x[j] * slope + intercept)
             r2[j] = r * r
-        sample = np.argsort(r2)
+        _smallest(r2, sample_size, sample, scratch)
         slope, intercept = _line_fit(x, y, sample, sample_size)
         last_error = error
         error = _rss(x, y, sample, sample_size, slope, intercept)
@@ -636,3 +698,34 @@ def image_parameters_kernel(image, peak_time, has_peak_time, mask, valid, pix_x,
         morphology[i, 3] = n_islands - small - large
         morphology[i, 4] = large
 
+
+@kernel
+def gather_selected(image, mask, out):
+    """Selected pixel values of each image packed to the left, NaN after.
+
+    Parameters
+    ----------
+    image : (n_images, n_pixels) float
+    mask : (n_images, n_pixels) bool
+    out : (n_images, n_columns) float64, written
+        ``n_columns`` at least the largest number of selected pixels.
+    """
+    for i in range(image.shape[0]):
+        k = 0
+        for j in range(image.shape[1]):
+            if mask[i, j]:
+                out[i, k] = image[i, j]
+                k += 1
+        out[i, k:] = np.nan
+
+
+@kernel
+def count_fit_points(mask, times, valid, out):
+    """Selected pixels with a finite time of each valid image (0 for the others)."""
+    for i in range(mask.shape[0]):
+        count = 0
+        if valid[i]:
+            for j in range(mask.shape[1]):
+                if mask[i, j] and math.isfinite(times[i, j]):
+                    count += 1
+        out[i] = count

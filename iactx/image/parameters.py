@@ -220,8 +220,13 @@ def _split(block, dim, columns, frame):
     return xr.Dataset(data)
 
 
-def count_timing_points(cam, quality=None, *, image=None, peak_time=None, mask=None):
+def count_timing_points(cam, quality=None, *, image=None, peak_time=None, mask=None, valid=None):
     """Points of each image's timing fit: cleaned pixels with a finite peak time, 0 if not parameterised.
+
+    Parameters
+    ----------
+    valid : array_like of bool, optional
+        Which images are parameterised, if already known; default: evaluate ``quality``.
 
     Returns
     -------
@@ -229,13 +234,15 @@ def count_timing_points(cam, quality=None, *, image=None, peak_time=None, mask=N
         Computed eagerly (dask-backed groups are computed).
     """
     quality = ImageQualityQuery() if quality is None else quality
-    img = np.asarray(_get(cam, image, "image").values)
-    msk = np.asarray(_get(cam, mask, "image_mask").values)
+    img = np.ascontiguousarray(_get(cam, image, "image").values)
+    msk = np.ascontiguousarray(_get(cam, mask, "image_mask").values)
     times = _get(cam, peak_time, "peak_time", required=False)
+    out = np.zeros(img.shape[0], np.int64)
     if times is None:
-        return np.zeros(img.shape[0], np.int64)
-    valid = quality.passes(img, msk)
-    return np.where(valid, np.count_nonzero(msk & np.isfinite(np.asarray(times.values)), axis=1), 0).astype(np.int64)
+        return out
+    valid = quality.passes(img, msk) if valid is None else np.asarray(valid, bool)
+    K.count_fit_points(msk, np.ascontiguousarray(times.values), valid, out)
+    return out
 
 
 def draw_timing_starts(n_points, rng=None, samples=TIMING_SAMPLES):
@@ -306,10 +313,12 @@ def image_parameters(cam, frame="telescope", *, quality=None, timing_starts="ran
     times_da = _get(cam, peak_time, "peak_time", required=False)
     has_times = times_da is not None
     n_events = image_da.sizes["tel_event"]
+    valid = None  # which images pass the quality query, when computed up front
     if isinstance(timing_starts, str):
         if timing_starts == "random":
+            valid = quality.passes(np.ascontiguousarray(image_da.values), np.ascontiguousarray(mask_da.values))
             starts = draw_timing_starts(count_timing_points(cam, quality, image=image_da, peak_time=times_da,
-                                                            mask=mask_da), rng)
+                                                            mask=mask_da, valid=valid), rng)
         elif timing_starts == "deterministic":
             starts = np.zeros((n_events, 0, 2), np.int64)
         else:
@@ -319,26 +328,29 @@ def image_parameters(cam, frame="telescope", *, quality=None, timing_starts="ran
         if starts.ndim != 3 or starts.shape[0] != n_events or starts.shape[2] != 2:
             raise ValueError(f"timing_starts array must have shape ({n_events}, n_starts, 2), got {starts.shape}")
     starts_da = _match(xr.DataArray(starts, dims=("tel_event", "timing_start", "timing_pair")), image_da)
+    have_valid = valid is not None
+    valid_da = _match(xr.DataArray(valid if have_valid else np.zeros(n_events, bool), dims=("tel_event",)), image_da)
     scale = _match(_frame_scale(cam, frame), image_da)
     geom = CameraGeometry.from_dataset(cam)
     constants = (geom.pix_x, geom.pix_y, geom.pix_area, geom.pixel_width, geom.border_pixel_mask(1),
                  geom.border_pixel_mask(2), geom.neighbor_indptr, geom.neighbor_indices)
 
-    def func(img, times, msk, k, st):
+    def func(img, times, msk, k, st, ok):
         img = np.ascontiguousarray(img)
         msk = np.ascontiguousarray(msk)
         times = np.ascontiguousarray(times) if has_times else img
         n = img.shape[0]
         out = np.empty((n, len(K.PARAMETER_COLUMNS)))
         morphology = np.empty((n, len(K.MORPHOLOGY_COLUMNS)), np.int32)
-        K.image_parameters_kernel(img, times, has_times, msk, quality.passes(img, msk), *constants,
+        ok = np.ascontiguousarray(ok) if have_valid else quality.passes(img, msk)
+        K.image_parameters_kernel(img, times, has_times, msk, ok, *constants,
                                   _frame_matrix(k, frame, n), np.ascontiguousarray(st), out, morphology)
         return out, morphology
 
     times_arg = times_da if has_times else image_da
     block, morph = apply_kernel(
-        func, image_da, times_arg, mask_da, scale, starts_da,
-        input_core_dims=[["pixel"], ["pixel"], ["pixel"], [], ["timing_start", "timing_pair"]],
+        func, image_da, times_arg, mask_da, scale, starts_da, valid_da,
+        input_core_dims=[["pixel"], ["pixel"], ["pixel"], [], ["timing_start", "timing_pair"], []],
         output_core_dims=[["parameter_column"], ["morphology_column"]],
         output_dtypes=[np.float64, np.int32],
         output_sizes={"parameter_column": len(K.PARAMETER_COLUMNS), "morphology_column": len(K.MORPHOLOGY_COLUMNS)},

@@ -36,9 +36,6 @@ from .quality import ImageQualityQuery
 
 __all__ = ["ImageProcessor", "dl1", "COMPONENTS", "tel_types_of"]
 
-#: sections of a configuration that calibration (not this module) handles
-CALIBRATION_SECTIONS = ("CameraCalibrator",)
-
 
 def tel_types_of(tree):
     """Telescope type string of every telescope id, from ``/instrument``."""
@@ -58,7 +55,8 @@ class ImageProcessor(param.Parameterized):
     config : dict, optional
         ``{ComponentName: {parameter: value}}``; the sections
         ``ImageProcessor``, the chosen cleaner's and ``ImageQualityQuery``
-        are used here, ``CameraCalibrator`` is handed to calibration.
+        are used here, ``CameraCalibrator`` and the chosen extractor's
+        section by the calibration of groups that have no ``image`` yet.
     **params
         ``ImageProcessor`` parameters, overriding the configuration.
 
@@ -100,8 +98,7 @@ class ImageProcessor(param.Parameterized):
         tel_types = tel_types_of(tree)
         cams = {}
         for name in names:
-            cam = _calibrated(tree[name].to_dataset(inherit=False), self.config.get("CameraCalibrator"),
-                              tel_types)
+            cam = _calibrated(tree[name].to_dataset(inherit=False), self.config, tel_types)
             cams[name] = merge_into(cam, self.cleaner(cam, tel_types=tel_types))
         starts = self._timing_starts(tree, cams)
         for name, cam in cams.items():
@@ -148,17 +145,31 @@ class ImageProcessor(param.Parameterized):
         return params.rename({name: f"true_{name}" for name in params.data_vars})
 
 
-def _calibrated(cam, calibrator_config, tel_types):
-    """The camera group with ``image`` and ``peak_time``, calibrating when needed."""
-    if "image" in cam and "waveform" not in cam:
+def _calibrated(cam, config, tel_types):
+    """The camera group with ``image`` and ``peak_time``, calibrating its waveforms when it has no image.
+
+    ``config`` is the whole configuration: its ``CameraCalibrator`` section
+    (``image_extractor_type``, ``invalid_pixel_handler_type``,
+    ``apply_peak_time_shift``, ``apply_waveform_time_shift``) and the
+    section of the chosen extractor are used, with ctapipe's meaning.
+    """
+    if "image" in cam:
         return cam
-    accessor = cam.iact
-    if not hasattr(accessor, "calibrate"):
-        if "image" in cam:
-            return cam
-        raise RuntimeError("this camera group has no 'image' and iactx has no calibration yet "
-                           "(cam.iact.calibrate); add images first")
-    return accessor.calibrate()
+    if "waveform" not in cam:
+        raise ValueError("the camera group has neither 'image' nor 'waveform'")
+    from ..calib.calibrator import calibrate
+
+    section = dict(config.get("CameraCalibrator", {}))
+    extractor = section.pop("image_extractor_type", "NeighborPeakWindowSum")
+    handler = section.pop("invalid_pixel_handler_type", "NeighborAverage")
+    kwargs = {"invalid_pixel_handler": None if handler in (None, "None", "none") else handler}
+    for name in ("apply_peak_time_shift", "apply_waveform_time_shift"):
+        if name in section:
+            kwargs[name] = section.pop(name)
+    if section:
+        raise ValueError(f"unknown CameraCalibrator option(s) {sorted(section)}")
+    options = dict(config.get(extractor, {})) if isinstance(extractor, str) else {}
+    return calibrate(cam, extractor, tel_types=tel_types, **kwargs, **options)
 
 
 def dl1(tree, config=None):

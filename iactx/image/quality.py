@@ -18,6 +18,7 @@ import xarray as xr
 
 from .._apply import apply_kernel
 from ..config.criteria import compile_criterion
+from .parameter_kernels import gather_selected
 
 __all__ = ["ImageQualityQuery", "DEFAULT_IMAGE_CRITERIA", "image_quality"]
 
@@ -88,8 +89,12 @@ class ImageQualityQuery(param.Parameterized):
         -------
         numpy.ndarray, shape (n_images, n_criteria), bool
         """
-        image = np.asarray(image)
-        selected = np.where(mask, image.astype(np.float64, copy=False), np.nan)
+        image = np.ascontiguousarray(image)
+        mask = np.ascontiguousarray(mask, dtype=bool)
+        # every allowed reduction ignores the order of the pixels: pack the selected ones to the left
+        width = max(int(mask.sum(axis=1).max(initial=0)), 1)
+        selected = np.empty((image.shape[0], width))
+        gather_selected(image, mask, selected)
         results = np.ones((image.shape[0], len(self.criteria)), bool)
         for k, criterion in enumerate(self.criteria):
             results[:, k] = criterion(selected)
