@@ -7,7 +7,8 @@ separate environment through ``ctapipe_reco_dump.py``:
    runs its whole default chain (calibration, cleaning, image parameters,
    HillasReconstructor); its Hillas parameters and ``morphology_n_pixels``
    are put into the iactx event tree read from the same file, and iactx
-   reconstructs from them.
+   reconstructs from them. Then iactx's own chain (``iactx.image.processor.dl1``
+   and the reconstruction) against ctapipe's.
 2. Toy stereo events (:func:`iactx.reco.geometry_toy.stereo_geometry_toy`)
    on the subarray of the same file, with noise on the centroids and axes:
    the same Hillas parameters go to ctapipe (``hillas`` mode, float64
@@ -142,7 +143,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ctapipe-python", default=DEFAULT_CTAPIPE_PYTHON)
     parser.add_argument("--data-path", default=DEFAULT_DATA)
-    parser.add_argument("--n-toy", type=int, default=2000)
+    parser.add_argument("--n-toy", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args(argv)
     path = Path(args.data_path) / "camsettings_v6.simtel.zst"
@@ -157,6 +158,14 @@ def main(argv=None):
         result = reco(insert_hillas(tree, ref))
         good, _ = compare(result, ref, "camsettings_v6 (ctapipe's own chain; its array pointing is float32)")
         ok &= good
+        # iactx's own DL1 chain (calibration, cleaning, parameters), then the reconstruction
+        try:
+            from iactx.image.processor import dl1
+        except ImportError:
+            print("\niactx's DL1 chain is not available: skipped")
+        else:
+            good, _ = compare(reco(dl1(tree)), ref, "camsettings_v6, iactx's whole chain vs ctapipe's whole chain")
+            ok &= good
         # the same event through the hillas mode (float64 pointing)
         np.savez(tmp / "cam_in.npz", **hillas_inputs(insert_hillas(tree, ref)))
         dump(args.ctapipe_python, "hillas", tmp / "cam_in.npz", path, tmp / "cam_h.npz")
