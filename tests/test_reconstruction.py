@@ -377,6 +377,25 @@ def test_reconstruct_chain_takes_the_tool_configuration(on_axis):
     xr.testing.assert_identical(ds, reconstruct(on_axis, min_intensity=300.0, min_telescopes=3).to_dataset())
 
 
+def test_components_work_with_the_config_registry(on_axis):
+    from iactx.config.files import ConfigError
+    from iactx.config.registry import ComponentRegistry
+    from iactx.reco import COMPONENTS
+
+    registry = ComponentRegistry(COMPONENTS)
+    config = registry.normalize({"StereoQualityQuery": {"min_intensity": 300.0},
+                                 "HillasReconstructor": {"min_telescopes": 3}})
+    assert registry.create("HillasReconstructor", config).min_telescopes == 3
+    assert "--StereoQualityQuery.min_intensity=50.0" in registry.describe()
+    assert "quality_query" not in registry.parameter_names("HillasReconstructor")
+    with pytest.raises(ConfigError, match="min_telescopes"):
+        registry.normalize({"HillasReconstructor": {"min_telescope": 3}})
+    with pytest.raises(ConfigError):
+        registry.create("HillasReconstructor", {"HillasReconstructor": {"min_telescopes": 1}})
+    out = reconstruct_chain(on_axis, config).to_dataset()
+    assert out.attrs[f"{P}_quality_criteria"].startswith("hillas_intensity > 300")
+
+
 def test_empty_inputs():
     tree = stereo_geometry_toy(5, seed=1, core_radius=50_000.0)  # nobody sees anything
     assert all(tree[n].ds.sizes["tel_event"] == 0 for n in tree.iact.cameras)

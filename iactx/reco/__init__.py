@@ -3,14 +3,21 @@
 - :func:`reconstruct` (``tree.iact.reconstruct()``): shower direction, core
   and height of maximum per event, ctapipe's ``HillasReconstructor``.
 - :class:`HillasReconstructor`, :class:`StereoQualityQuery`: the same as
-  configurable ``param`` components (for config files and ``iactx process``:
-  :data:`COMPONENTS` and :func:`reconstruct_chain`).
+  configurable ``param`` components. For config files and ``iactx process``:
+  :data:`COMPONENTS` (configuration sections) and
+  :func:`reconstruct_chain` ``(tree, config) -> tree``.
 - :mod:`iactx.reco.theta`: theta, theta-square, ON/OFF counts.
 """
 
 from __future__ import annotations
 
-from .hillas_reconstructor import HILLAS_INPUTS, HillasReconstructor, StereoQualityQuery, camera_radius
+from .hillas_reconstructor import (
+    HILLAS_INPUTS,
+    HillasReconstructor,
+    StereoQualityQuery,
+    camera_radius,
+    reconstruct_chain,
+)
 from .theta import off_positions, source_direction, theta, theta2_counts
 
 __all__ = [
@@ -79,26 +86,4 @@ def reconstruct(tree, method="HillasReconstructor", *, min_intensity=50.0, min_w
         raise ValueError(f"unknown reconstruction method {method!r}; available: {', '.join(METHODS)}")
     query = StereoQualityQuery(min_intensity=min_intensity, min_width=min_width, min_pixels=min_pixels)
     reconstructor = METHODS[method](quality_query=query, min_telescopes=min_telescopes, weighted_core=weighted_core)
-    return reconstructor(tree)
-
-
-def reconstruct_chain(tree, config):
-    """The stereo step of ``iactx process --reconstruct``.
-
-    Parameters
-    ----------
-    tree : xarray.DataTree
-        A batch of events with DL1 parameters.
-    config : dict
-        Normalised configuration ``{section: {parameter: value}}``; the
-        sections ``HillasReconstructor`` and ``StereoQualityQuery`` (see
-        :data:`COMPONENTS`) configure the step, others are ignored.
-
-    Returns
-    -------
-    xarray.DataTree
-    """
-    query = StereoQualityQuery(**config.get("StereoQualityQuery", {}))
-    reconstructor = HillasReconstructor(**config.get("HillasReconstructor", {}))
-    reconstructor.quality_query = query
     return reconstructor(tree)

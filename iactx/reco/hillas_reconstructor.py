@@ -42,7 +42,7 @@ import xarray as xr
 from ..coordinates import projections as proj
 from .hillas_reconstructor_kernels import hillas_stereo_kernel, impact_distance_kernel
 
-__all__ = ["StereoQualityQuery", "HillasReconstructor", "HILLAS_INPUTS", "camera_radius"]
+__all__ = ["StereoQualityQuery", "HillasReconstructor", "HILLAS_INPUTS", "camera_radius", "reconstruct_chain"]
 
 #: per-telescope-event variables the reconstruction reads (telescope frame, degrees)
 HILLAS_INPUTS = ("hillas_intensity", "hillas_fov_lon", "hillas_fov_lat", "hillas_psi", "hillas_length",
@@ -223,6 +223,14 @@ class HillasReconstructor(param.Parameterized):
     variables at the root (along ``event``) and the impact distance of
     every telescope event in the camera groups.
 
+    Parameters
+    ----------
+    quality_query : StereoQualityQuery, optional
+        Which telescope events enter; default ctapipe's criteria.
+    **params
+        The parameters below (``min_telescopes``, ``weighted_core``,
+        ``camera_radius_fraction``).
+
     Examples
     --------
     >>> reco = HillasReconstructor(min_telescopes=3)            # doctest: +SKIP
@@ -230,8 +238,6 @@ class HillasReconstructor(param.Parameterized):
     >>> tree.ds[["HillasReconstructor_alt", "HillasReconstructor_az"]]   # doctest: +SKIP
     """
 
-    quality_query = param.ClassSelector(class_=StereoQualityQuery, default=StereoQualityQuery(), instantiate=True,
-                                        doc="Which telescope events enter the reconstruction.")
     min_telescopes = param.Integer(default=2, bounds=(2, None), doc=(
         "Events with fewer telescopes passing the quality query are not reconstructed."))
     weighted_core = param.Boolean(default=False, doc=(
@@ -242,6 +248,11 @@ class HillasReconstructor(param.Parameterized):
 
     #: prefix of the output variables
     prefix = "HillasReconstructor"
+
+    def __init__(self, quality_query=None, **params):
+        super().__init__(**params)
+        #: the :class:`StereoQualityQuery` deciding which telescope events enter
+        self.quality_query = quality_query if quality_query is not None else StereoQualityQuery()
 
     def __call__(self, tree):
         """Reconstruct every event of ``tree``; returns a new tree (the input is not changed)."""
@@ -411,3 +422,24 @@ class HillasReconstructor(param.Parameterized):
                         f"image axis angle in the tilted frame of the array pointing, used for the core ({p})")}),
             })
         return xr.DataTree.from_dict(nodes)
+
+
+def reconstruct_chain(tree, config=None):
+    """The stereo step of ``iactx process --reconstruct``.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A batch of events with DL1 parameters.
+    config : dict, optional
+        Normalised configuration ``{section: {parameter: value}}``; the
+        sections ``HillasReconstructor`` and ``StereoQualityQuery`` configure
+        the step, other sections are ignored.
+
+    Returns
+    -------
+    xarray.DataTree
+    """
+    config = config or {}
+    query = StereoQualityQuery(**config.get("StereoQualityQuery", {}))
+    return HillasReconstructor(quality_query=query, **config.get("HillasReconstructor", {}))(tree)
