@@ -24,10 +24,11 @@ that can fail, ``is_valid`` (on ``tel_event``) is returned.
 from __future__ import annotations
 
 import numpy as np
+import param
 import xarray as xr
 
 from .._apply import apply_kernel
-from ..config.telescope_parameter import resolve_per_tel_event
+from ..config.telescope_parameter import TelescopeParameter, resolve_per_tel_event
 from . import extractor_kernels as K
 from .extractors import (
     EXTRACTORS,
@@ -73,10 +74,10 @@ def _tel_types_from_dataset(ds, tel_types):
     return None
 
 
-def _uniform_options(extractor, ds, tel_types):
+def _uniform_options(extractor, tel, tel_types):
     """The extractor's options that have one value for the whole group (for attributes)."""
     out = extractor.scalar_options()
-    for name, values in extractor.resolved(ds, tel_types).items():
+    for name, values in extractor._resolve(tel, tel_types).items():
         out.pop(name, None)
         if values.size and np.all(values == values[0]):
             value = values[0].item() if hasattr(values[0], "item") else values[0]
@@ -104,33 +105,34 @@ def _interpolate_chunk(values, mask, *, indptr, indices):
     return out
 
 
-def _extractors_for(extractor, ds, tel_types, options):
+def _extractors_for(extractor, tel, tel_types, options):
     """Configured extractors by name, and the name of each telescope event when they differ."""
     if isinstance(extractor, (str, ImageExtractor, type)):
         instance = make_extractor(extractor, **options)
         return {type(instance).__name__: instance}, None
-    names = resolve_per_tel_event(extractor, _tel_ids(ds), tel_types, dtype=object)
+    names = resolve_per_tel_event(extractor, tel, tel_types, dtype=object)
     extractors = {name: make_extractor(name, **options) for name in dict.fromkeys(names.tolist())}
     return extractors, (names if len(extractors) > 1 else None)
 
 
-def _extract(ds, extractors, names, tel_types, broken):
-    """Run one extractor, or several on the telescope events assigned to each."""
+def _extract(ds, extractors, names, tel, tel_types, broken):
+    """Run one extractor, or several on the telescope events assigned to each (-> Variables)."""
     if names is None:
         (extractor,) = extractors.values()
-        return extractor(ds, tel_types=tel_types, broken_pixels=broken)
+        return extractor.compute(ds, tel_types=tel_types, broken_pixels=broken, tel=tel)
     parts = []
     has_valid = False
     for name, extractor in extractors.items():
         index = np.flatnonzero(names == name)
-        part_broken = broken.isel(tel_event=index) if broken is not None and "tel_event" in broken.dims else broken
-        out = extractor(ds.isel(tel_event=index), tel_types=tel_types, broken_pixels=part_broken)
+        part_broken = None if broken is None else broken.isel(tel_event=index)
+        out = extractor.compute(ds.isel(tel_event=index), tel_types=tel_types, broken_pixels=part_broken,
+                                tel=tel[index])
         has_valid = has_valid or "is_valid" in out
-        out.setdefault("is_valid", xr.ones_like(out["image"].isel(pixel=0, drop=True), dtype=bool))
+        out.setdefault("is_valid", xr.Variable(("tel_event",), np.ones(index.size, bool)))
         parts.append((index, out))
     order = np.argsort(np.concatenate([index for index, _ in parts]), kind="stable")
     keys = ("image", "peak_time", "is_valid") if has_valid else ("image", "peak_time")
-    return {key: xr.concat([out[key] for _, out in parts], dim="tel_event").isel(tel_event=order)
+    return {key: xr.Variable.concat([out[key] for _, out in parts], dim="tel_event").isel(tel_event=order)
             for key in keys}
 
 
@@ -180,65 +182,61 @@ def calibrate(ds, extractor="NeighborPeakWindowSum", *, tel_types=None, broken_p
     if "waveform" not in ds:
         raise ValueError("the camera group has no 'waveform' to calibrate")
     types = _tel_types_from_dataset(ds, tel_types)
-    extractors, names = _extractors_for(extractor, ds, types, options)
+    tel = _tel_ids(ds)
+    extractors, names = _extractors_for(extractor, tel, types, options)
     broken = broken_pixel_mask(ds, broken_pixels)
     n_samples = ds.sizes["sample"]
-    tel = _tel_ids(ds)
+    waveform = ds.variables["waveform"].transpose("tel_event", "pixel", "sample")
 
     if n_samples == 1:
-        image = ds["waveform"].isel(sample=0, drop=True).astype(np.float32)
-        peak_time = xr.zeros_like(image)
-        result = {"image": image, "peak_time": peak_time}
+        image = waveform[:, :, 0].astype(np.float32)
+        result = {"image": image, "peak_time": xr.zeros_like(image)}
     else:
         work = ds
-        remaining = ds["time_shift"] if "time_shift" in ds else None
+        remaining = ds.variables["time_shift"].transpose("tel_event", "pixel") if "time_shift" in ds else None
         shift_wf = resolve_per_tel_event(apply_waveform_time_shift, tel, types, dtype=bool)
         if remaining is not None and shift_wf.any():
             shifted, remaining = apply_kernel(
-                _shift_waveform_chunk, ds["waveform"],
-                *chunk_like(ds["waveform"], ds["time_shift"], xr.DataArray(shift_wf, dims="tel_event")),
+                _shift_waveform_chunk, waveform,
+                *chunk_like(waveform, remaining, xr.Variable(("tel_event",), shift_wf)),
                 input_core_dims=[["pixel", "sample"], ["pixel"], []],
                 output_core_dims=[["pixel", "sample"], ["pixel"]],
-                output_dtypes=[ds["waveform"].dtype if ds["waveform"].dtype in (np.float32, np.float64)
-                               else np.float32, np.float32],
+                output_dtypes=[waveform.dtype if waveform.dtype in (np.float32, np.float64) else np.float32,
+                               np.float32],
                 kwargs={"sampling_rate": _sampling_rate(ds)},
             )
-            work = ds.assign(waveform=shifted.transpose(*ds["waveform"].dims).variable)
-        result = _extract(work, extractors, names, types, broken)
-        image, peak_time = result["image"], result["peak_time"]
+            work = ds.assign(waveform=shifted)
+        result = _extract(work, extractors, names, tel, types, broken)
         shift_time = resolve_per_tel_event(apply_peak_time_shift, tel, types, dtype=bool)
         if remaining is not None and shift_time.any():
-            remaining = remaining.astype(np.float32)
-            if shift_time.all():
-                peak_time = peak_time - remaining
-            else:
-                which = xr.DataArray(shift_time, dims="tel_event")
-                peak_time = xr.where(which, peak_time - remaining, peak_time)
-            result["peak_time"] = peak_time.astype(np.float32)
+            peak_time = result["peak_time"]
+            shifted_time = peak_time - remaining.astype(np.float32)
+            if not shift_time.all():
+                shifted_time = xr.where(xr.Variable(("tel_event",), shift_time), shifted_time, peak_time)
+            result["peak_time"] = shifted_time.astype(np.float32)
 
     if invalid_pixel_handler is not None and broken is not None:
         indptr, indices = _neighbor_csr(ds)
-        mask = (broken & xr.ones_like(result["image"], dtype=bool)).transpose(*result["image"].dims)
         for key in ("image", "peak_time"):
-            result[key] = apply_kernel(_interpolate_chunk, result[key], *chunk_like(result[key], mask),
+            result[key] = apply_kernel(_interpolate_chunk, result[key], *chunk_like(result[key], broken),
                                        input_core_dims=[["pixel"], ["pixel"]], output_core_dims=[["pixel"]],
                                        output_dtypes=[np.float32], kwargs={"indptr": indptr, "indices": indices})
 
     image_attrs = dict(_IMAGE_ATTRS, extractor=",".join(extractors) if n_samples > 1 else "integrated")
     if len(extractors) == 1 and n_samples > 1:
         (instance,) = extractors.values()
-        image_attrs.update(_uniform_options(instance, ds, types))
-    # plain variables: their tel_event/pixel order is that of ``ds`` (assigning DataArrays
-    # would make xarray drop the MultiIndex levels they carry one by one)
+        image_attrs.update(_uniform_options(instance, tel, types))
+    # plain variables in the order of ``ds`` (assigning DataArrays would make xarray
+    # align indexes and drop the MultiIndex levels they carry one by one)
     new = {
-        "image": xr.Variable(("tel_event", "pixel"), result["image"].transpose("tel_event", "pixel")
-                             .astype(np.float32).data, image_attrs),
-        "peak_time": xr.Variable(("tel_event", "pixel"), result["peak_time"].transpose("tel_event", "pixel")
-                                 .astype(np.float32).data, _TIME_ATTRS),
+        "image": result["image"].transpose("tel_event", "pixel").astype(np.float32).copy(deep=False),
+        "peak_time": result["peak_time"].transpose("tel_event", "pixel").astype(np.float32).copy(deep=False),
     }
+    new["image"].attrs = image_attrs
+    new["peak_time"].attrs = dict(_TIME_ATTRS)
     if "is_valid" in result:
-        new["is_valid"] = xr.Variable(("tel_event",), result["is_valid"].astype(bool).data,
-                                      {"long_name": "whether the extractor's second pass succeeded"})
+        new["is_valid"] = result["is_valid"].astype(bool).copy(deep=False)
+        new["is_valid"].attrs = {"long_name": "whether the extractor's second pass succeeded"}
     return ds.assign(new)
 
 
@@ -264,3 +262,26 @@ def calibrate_tree(tree, extractor="NeighborPeakWindowSum", *, broken_pixels=Non
 
 # names importable from here too
 __all__ += ["EXTRACTORS"]
+
+
+class CameraCalibrator(param.Parameterized):
+    """Configuration of the calibration step (ctapipe's ``CameraCalibrator`` section).
+
+    Its values are read by :func:`calibrate` through the DL1 chain
+    (:class:`~iactx.image.processor.ImageProcessor`); the options of the chosen
+    extractor come from that extractor's own section.
+    """
+
+    image_extractor_type = TelescopeParameter(default="NeighborPeakWindowSum", item_type=str, doc=(
+        "Charge extractor (ctapipe class name), or rules choosing one per telescope type."))
+    invalid_pixel_handler_type = param.Selector(default="NeighborAverage", objects=list(INVALID_PIXEL_HANDLERS),
+                                                doc="Replacement of broken pixels; None switches it off.")
+    apply_peak_time_shift = TelescopeParameter(default=True, item_type=bool, doc=(
+        "Subtract the file's peak-time calibration from the peak times."))
+    apply_waveform_time_shift = TelescopeParameter(default=False, item_type=bool, doc=(
+        "Shift the waveforms by the whole-sample part of the time calibration first."))
+
+
+#: configurable components of the calibration, by ctapipe's names
+COMPONENTS = {"CameraCalibrator": CameraCalibrator, **EXTRACTORS}
+__all__ += ["CameraCalibrator", "COMPONENTS"]

@@ -66,7 +66,7 @@ def _neighbor_csr(ds):
     """CSR neighbour arrays from the padded ``neighbors`` table of a camera group."""
     if "neighbors" not in ds.coords and "neighbors" not in ds:
         raise ValueError("the camera group has no 'neighbors' table on (pixel, neighbor)")
-    table = np.asarray(ds["neighbors"].values)
+    table = np.asarray(ds.variables["neighbors"].values)
     valid = table >= 0
     indptr = np.zeros(table.shape[0] + 1, np.int64)
     np.cumsum(valid.sum(axis=1), out=indptr[1:])
@@ -74,21 +74,28 @@ def _neighbor_csr(ds):
 
 
 def _tel_ids(ds):
+    """Telescope id of every telescope event (the ``tel`` level of the ``tel_event`` index)."""
+    index = ds.indexes.get("tel_event")
+    if index is not None and "tel" in getattr(index, "names", ()):
+        return np.asarray(index.get_level_values("tel"))
     if "tel" not in ds.coords:
         raise ValueError("the camera group has no 'tel' coordinate along tel_event")
     return np.asarray(ds["tel"].values)
 
 
-def _per_event(ds, values, name, dtype):
-    """A numpy-backed DataArray along ``tel_event`` (chunked like the waveform if dask)."""
-    da = xr.DataArray(np.asarray(values, dtype), dims=("tel_event",), name=name)
-    return da
+def _per_event(values, dtype):
+    """A numpy-backed variable along ``tel_event``."""
+    return xr.Variable(("tel_event",), np.asarray(values, dtype))
+
+
+def _waveform(ds):
+    return ds.variables["waveform"].transpose("tel_event", "pixel", "sample")
 
 
 def _selected_gain(ds):
     if "selected_gain" in ds:
-        return ds["selected_gain"]
-    return xr.zeros_like(ds["waveform"].isel(sample=0), dtype=np.int8).rename("selected_gain")
+        return ds.variables["selected_gain"].transpose("tel_event", "pixel")
+    return xr.Variable(("tel_event", "pixel"), np.zeros((ds.sizes["tel_event"], ds.sizes["pixel"]), np.int8))
 
 
 def broken_pixel_mask(ds, broken_pixels=None):
@@ -105,8 +112,8 @@ def broken_pixel_mask(ds, broken_pixels=None):
 
     Returns
     -------
-    xarray.DataArray of bool or None
-        None when no pixel is broken.
+    xarray.Variable of bool on (tel_event, pixel), or None
+        None when there is no mask.
     """
     if broken_pixels is None:
         if "outlier_mask" not in ds:
@@ -114,18 +121,23 @@ def broken_pixel_mask(ds, broken_pixels=None):
         broken_pixels = "outlier_mask"
     if isinstance(broken_pixels, str):
         broken_pixels = ds[broken_pixels]
-    mask = xr.DataArray(broken_pixels) if not isinstance(broken_pixels, xr.DataArray) else broken_pixels
+    if isinstance(broken_pixels, xr.DataArray):
+        mask = broken_pixels.variable
+    elif isinstance(broken_pixels, xr.Variable):
+        mask = broken_pixels
+    else:
+        raise TypeError("broken_pixels must be a DataArray, a Variable or a variable name")
     extra = set(mask.dims) - {"tel_event", "pixel"}
     if extra:
         raise ValueError(f"broken_pixels has dimensions {sorted(extra)} besides tel_event and pixel")
-    return mask.astype(bool)
+    sizes = {"tel_event": ds.sizes["tel_event"], "pixel": ds.sizes["pixel"]}
+    return mask.astype(bool).set_dims(sizes).transpose("tel_event", "pixel")
 
 
 def _broken_or_false(ds, broken):
-    template = ds["waveform"].isel(sample=0, drop=True)
     if broken is None:
-        return xr.zeros_like(template, dtype=bool)
-    return (broken & xr.ones_like(template, dtype=bool)).transpose("tel_event", "pixel")
+        return xr.Variable(("tel_event", "pixel"), np.zeros((ds.sizes["tel_event"], ds.sizes["pixel"]), bool))
+    return broken
 
 
 def chunk_like(template, *arrays):
@@ -136,9 +148,16 @@ def chunk_like(template, *arrays):
     """
     if template.chunks is None:
         return list(arrays)
-    chunks = template.chunksizes.get("tel_event")
-    return [a.chunk({"tel_event": chunks}) if isinstance(a, xr.DataArray) and "tel_event" in a.dims else a
-            for a in arrays]
+    chunks = dict(template.chunksizes).get("tel_event")
+    return [a.chunk({"tel_event": chunks}) if isinstance(a, (xr.DataArray, xr.Variable)) and "tel_event" in a.dims
+            else a for a in arrays]
+
+
+def _as_dataarray(ds, var, name):
+    """A result variable with the camera group's coordinates on its dimensions."""
+    coords = {k: v for k, v in ds.coords.items() if set(v.dims) <= set(var.dims)}
+    return xr.DataArray(var, coords=xr.Coordinates(coords, indexes={k: ds.xindexes[k] for k in ds.xindexes
+                                                                    if k in coords}), name=name)
 
 
 def _float_waveforms(wf):
@@ -191,16 +210,26 @@ class ImageExtractor(param.Parameterized):
             [ns], float32 on ``(tel_event, pixel)``; ``is_valid`` on
             ``tel_event`` for extractors that can fail.
         """
+        out = self.compute(ds, tel_types=tel_types, broken_pixels=broken_pixels)
+        return {name: _as_dataarray(ds, var, name) for name, var in out.items()}
+
+    extract = __call__
+
+    def compute(self, ds, *, tel_types=None, broken_pixels=None, tel=None):
+        """Like calling the extractor, but returns plain ``xarray.Variable`` objects.
+
+        The labelled-layer functions use this to skip building coordinates
+        they do not need; ``tel`` may pass the telescope ids along
+        ``tel_event`` when already known.
+        """
         if "waveform" not in ds:
             raise ValueError("the camera group has no 'waveform' variable")
         if ds.sizes.get("sample", 0) < 1:
             raise ValueError("the waveforms have no samples")
-        options = self.resolved(ds, tel_types)
+        tel = _tel_ids(ds) if tel is None else np.asarray(tel)
+        options = self._resolve(tel, tel_types)
         broken = broken_pixel_mask(ds, broken_pixels)
-        out = self._extract(ds, options, broken)
-        return {name: da.rename(name) for name, da in out.items()}
-
-    extract = __call__
+        return self._extract(ds, options, broken, tel)
 
     def resolved(self, ds, tel_types=None):
         """Every per-telescope option as an array along ``tel_event``.
@@ -209,7 +238,9 @@ class ImageExtractor(param.Parameterized):
         -------
         dict of str to numpy.ndarray
         """
-        tel = _tel_ids(ds)
+        return self._resolve(_tel_ids(ds), tel_types)
+
+    def _resolve(self, tel, tel_types):
         return {name: resolve_per_tel_event(getattr(self, name), tel, tel_types)
                 for name in self._per_telescope}
 
@@ -237,9 +268,10 @@ class ImageExtractor(param.Parameterized):
         -------
         xarray.DataArray of int64 on (tel_event, pixel)
         """
-        options = self.resolved(ds, tel_types)
+        tel = _tel_ids(ds)
+        options = self._resolve(tel, tel_types)
         broken = broken_pixel_mask(ds, broken_pixels)
-        return self._peak(ds, options, broken).rename("peak_index")
+        return _as_dataarray(ds, self._peak(ds, options, broken, tel), "peak_index")
 
     def window(self, ds, *, tel_types=None, broken_pixels=None):
         """First and one-past-last sample summed for each pixel (truncated at the trace ends).
@@ -250,30 +282,28 @@ class ImageExtractor(param.Parameterized):
         """
         options = self.resolved(ds, tel_types)
         peak = self.find_peaks(ds, tel_types=tel_types, broken_pixels=broken_pixels)
-        width = xr.DataArray(options.get("window_width", np.full(ds.sizes["tel_event"], ds.sizes["sample"])),
-                             dims="tel_event")
-        shift = xr.DataArray(options.get("window_shift", np.zeros(ds.sizes["tel_event"], np.int64)),
-                             dims="tel_event")
-        start = peak - shift
         n = ds.sizes["sample"]
-        return start.clip(0, n).rename("window_start"), (start + width).clip(0, n).rename("window_stop")
+        width = options.get("window_width", np.full(ds.sizes["tel_event"], n))
+        shift = options.get("window_shift", np.zeros(ds.sizes["tel_event"], np.int64))
+        start = peak - xr.DataArray(np.asarray(shift), dims="tel_event")
+        stop = start + xr.DataArray(np.minimum(np.asarray(width), n), dims="tel_event")
+        return start.clip(0, n).rename("window_start"), stop.clip(0, n).rename("window_stop")
 
     # -- helpers for subclasses
 
-    def _peak(self, ds, options, broken):
+    def _peak(self, ds, options, broken, tel):
         raise NotImplementedError(f"{type(self).__name__} has no single peak index per pixel")
 
-    def _correction(self, ds, options, width, shift, kind="peak"):
+    def _correction(self, ds, options, tel, width, shift, kind="peak"):
         """Integration correction on ``(tel_event, gain)`` for per-event window width and shift."""
         n = ds.sizes["tel_event"]
-        tel = _tel_ids(ds)
         n_gains = ds.sizes.get("gain", int(ds.attrs.get("n_channels", 1)))
         enabled = np.asarray(options.get("apply_integration_correction", np.ones(n, bool)), bool)
         out = np.ones((n, n_gains))
         if n == 0 or not enabled.any() or "reference_pulse_shape" not in ds:
-            return xr.DataArray(out, dims=("tel_event", "gain"))
-        readout_tel = np.asarray(ds["readout_tel"].values)
-        pulses = np.asarray(ds["reference_pulse_shape"].values)
+            return xr.Variable(("tel_event", "gain"), out)
+        readout_tel = np.asarray(ds.variables["readout_tel"].values)
+        pulses = np.asarray(ds.variables["reference_pulse_shape"].values)
         row = {int(t): i for i, t in enumerate(readout_tel)}
         missing = sorted(set(int(t) for t in np.unique(tel)) - set(row))
         if missing:
@@ -285,12 +315,11 @@ class ImageExtractor(param.Parameterized):
         unique, inverse = np.unique(keys, axis=0, return_inverse=True)
         table = correction_table(pulses[unique[:, 0]], pulse_width, sample_width, unique[:, 1], unique[:, 2],
                                  unique[:, 3].astype(bool), kind=kind)
-        out = table[inverse.reshape(-1)]
-        return xr.DataArray(out, dims=("tel_event", "gain"))
+        return xr.Variable(("tel_event", "gain"), table[inverse.reshape(-1)])
 
     def _windowed(self, ds, func, per_event, extra_inputs=(), extra_dims=(), kwargs=None):
         """Run a windowed kernel wrapper through apply_kernel -> (image, peak_time)."""
-        wf = ds["waveform"]
+        wf = _waveform(ds)
         inputs = [wf, *chunk_like(wf, _selected_gain(ds), *extra_inputs, *per_event)]
         core = [_WAVEFORM_DIMS, ["pixel"], *extra_dims, *[[d for d in a.dims if d != "tel_event"]
                                                          for a in per_event]]
@@ -407,12 +436,13 @@ def _peaks_sliding(wf, width):
 
 
 def _peak_apply(func, ds, *inputs, core=(), kwargs=None):
-    return apply_kernel(func, ds["waveform"], *chunk_like(ds["waveform"], *inputs), input_core_dims=[_WAVEFORM_DIMS, *core],
+    wf = _waveform(ds)
+    return apply_kernel(func, wf, *chunk_like(wf, *inputs), input_core_dims=[_WAVEFORM_DIMS, *core],
                         output_core_dims=[["pixel"]], output_dtypes=[np.int64], kwargs=kwargs or {})
 
 
-def _events(ds, options, name, dtype):
-    return _per_event(ds, options[name], name, dtype)
+def _events(options, name, dtype):
+    return _per_event(options[name], dtype)
 
 
 # --------------------------------------------------------------------------- extractors
@@ -427,11 +457,11 @@ _CORRECTION_DOC = ("Scale the sum by the integration correction: the inverse of 
 class FullWaveformSum(ImageExtractor):
     """Sum of the whole waveform; peak time from all positive samples. No correction."""
 
-    def _extract(self, ds, options, broken):
+    def _extract(self, ds, options, broken, tel):
         return self._windowed(ds, _run_full, [], kwargs={"sampling_rate": _sampling_rate(ds)})
 
-    def _peak(self, ds, options, broken):
-        return xr.zeros_like(ds["waveform"].isel(sample=0, drop=True), dtype=np.int64)
+    def _peak(self, ds, options, broken, tel):
+        return xr.Variable(("tel_event", "pixel"), np.zeros((ds.sizes["tel_event"], ds.sizes["pixel"]), np.int64))
 
 
 class FixedWindowSum(ImageExtractor):
@@ -443,17 +473,16 @@ class FixedWindowSum(ImageExtractor):
     apply_integration_correction = TelescopeParameter(True, item_type=bool, doc=_CORRECTION_DOC)
     _per_telescope = ("peak_index", "window_width", "window_shift", "apply_integration_correction")
 
-    def _extract(self, ds, options, broken):
+    def _extract(self, ds, options, broken, tel):
         width, shift = options["window_width"], options["window_shift"]
-        corr = self._correction(ds, options, width, shift)
-        per_event = [_events(ds, options, "peak_index", np.int64), _events(ds, options, "window_width", np.int64),
-                     _events(ds, options, "window_shift", np.int64), corr]
+        corr = self._correction(ds, options, tel, width, shift)
+        per_event = [_events(options, "peak_index", np.int64), _events(options, "window_width", np.int64),
+                     _events(options, "window_shift", np.int64), corr]
         return self._windowed(ds, _run_fixed, per_event, kwargs={"sampling_rate": _sampling_rate(ds)})
 
-    def _peak(self, ds, options, broken):
-        peak = _events(ds, options, "peak_index", np.int64)
-        return (peak + xr.zeros_like(ds["waveform"].isel(sample=0, drop=True), dtype=np.int64)).transpose(
-            "tel_event", "pixel")
+    def _peak(self, ds, options, broken, tel):
+        peak = np.asarray(options["peak_index"], np.int64)
+        return xr.Variable(("tel_event", "pixel"), np.repeat(peak[:, np.newaxis], ds.sizes["pixel"], axis=1))
 
 
 class GlobalPeakWindowSum(ImageExtractor):
@@ -470,18 +499,18 @@ class GlobalPeakWindowSum(ImageExtractor):
         "Fraction of the pixels (those with the largest maxima) averaged to find the peak; 1 uses all."))
     _per_telescope = ("window_width", "window_shift", "apply_integration_correction", "pixel_fraction")
 
-    def _extract(self, ds, options, broken):
+    def _extract(self, ds, options, broken, tel):
         width, shift = options["window_width"], options["window_shift"]
-        corr = self._correction(ds, options, width, shift)
-        per_event = [_events(ds, options, "pixel_fraction", np.float64),
-                     _events(ds, options, "window_width", np.int64),
-                     _events(ds, options, "window_shift", np.int64), corr]
+        corr = self._correction(ds, options, tel, width, shift)
+        per_event = [_events(options, "pixel_fraction", np.float64),
+                     _events(options, "window_width", np.int64),
+                     _events(options, "window_shift", np.int64), corr]
         return self._windowed(ds, _run_global, per_event, extra_inputs=[_broken_or_false(ds, broken)],
                               extra_dims=[["pixel"]], kwargs={"sampling_rate": _sampling_rate(ds)})
 
-    def _peak(self, ds, options, broken):
+    def _peak(self, ds, options, broken, tel):
         return _peak_apply(_peaks_global, ds, _broken_or_false(ds, broken),
-                           _events(ds, options, "pixel_fraction", np.float64), core=[["pixel"], []])
+                           _events(options, "pixel_fraction", np.float64), core=[["pixel"], []])
 
 
 class LocalPeakWindowSum(ImageExtractor):
@@ -492,14 +521,14 @@ class LocalPeakWindowSum(ImageExtractor):
     apply_integration_correction = TelescopeParameter(True, item_type=bool, doc=_CORRECTION_DOC)
     _per_telescope = ("window_width", "window_shift", "apply_integration_correction")
 
-    def _extract(self, ds, options, broken):
+    def _extract(self, ds, options, broken, tel):
         width, shift = options["window_width"], options["window_shift"]
-        corr = self._correction(ds, options, width, shift)
-        per_event = [_events(ds, options, "window_width", np.int64),
-                     _events(ds, options, "window_shift", np.int64), corr]
+        corr = self._correction(ds, options, tel, width, shift)
+        per_event = [_events(options, "window_width", np.int64),
+                     _events(options, "window_shift", np.int64), corr]
         return self._windowed(ds, _run_local, per_event, kwargs={"sampling_rate": _sampling_rate(ds)})
 
-    def _peak(self, ds, options, broken):
+    def _peak(self, ds, options, broken, tel):
         return _peak_apply(_peaks_local, ds)
 
 
@@ -514,14 +543,14 @@ class SlidingWindowMaxSum(ImageExtractor):
     apply_integration_correction = TelescopeParameter(True, item_type=bool, doc=_CORRECTION_DOC)
     _per_telescope = ("window_width", "apply_integration_correction")
 
-    def _extract(self, ds, options, broken):
+    def _extract(self, ds, options, broken, tel):
         width = np.minimum(options["window_width"], ds.sizes["sample"])
-        corr = self._correction(ds, options, options["window_width"], None, kind="sliding")
-        per_event = [_per_event(ds, width, "window_width", np.int64), corr]
+        corr = self._correction(ds, options, tel, options["window_width"], None, kind="sliding")
+        per_event = [_per_event(width, np.int64), corr]
         return self._windowed(ds, _run_sliding, per_event, kwargs={"sampling_rate": _sampling_rate(ds)})
 
-    def _peak(self, ds, options, broken):
-        return _peak_apply(_peaks_sliding, ds, _events(ds, options, "window_width", np.int64), core=[[]])
+    def _peak(self, ds, options, broken, tel):
+        return _peak_apply(_peaks_sliding, ds, _events(options, "window_width", np.int64), core=[[]])
 
 
 class NeighborPeakWindowSum(ImageExtractor):
@@ -541,21 +570,21 @@ class NeighborPeakWindowSum(ImageExtractor):
     def _baseline(self):
         return None
 
-    def _extract(self, ds, options, broken):
+    def _extract(self, ds, options, broken, tel):
         width, shift = options["window_width"], options["window_shift"]
-        corr = self._correction(ds, options, width, shift)
+        corr = self._correction(ds, options, tel, width, shift)
         indptr, indices = _neighbor_csr(ds)
-        per_event = [_events(ds, options, "local_weight", np.int64), _events(ds, options, "window_width", np.int64),
-                     _events(ds, options, "window_shift", np.int64), corr]
+        per_event = [_events(options, "local_weight", np.int64), _events(options, "window_width", np.int64),
+                     _events(options, "window_shift", np.int64), corr]
         kwargs = {"sampling_rate": _sampling_rate(ds), "indptr": indptr, "indices": indices,
                   "baseline": self._baseline()}
         return self._windowed(ds, _run_neighbor, per_event, extra_inputs=[_broken_or_false(ds, broken)],
                               extra_dims=[["pixel"]], kwargs=kwargs)
 
-    def _peak(self, ds, options, broken):
+    def _peak(self, ds, options, broken, tel):
         indptr, indices = _neighbor_csr(ds)
         return _peak_apply(_peaks_neighbor, ds, _broken_or_false(ds, broken),
-                           _events(ds, options, "local_weight", np.int64), core=[["pixel"], []],
+                           _events(options, "local_weight", np.int64), core=[["pixel"], []],
                            kwargs={"indptr": indptr, "indices": indices, "baseline": self._baseline()})
 
 
@@ -588,23 +617,24 @@ class TwoPassWindowSum(ImageExtractor):
                                                 doc="Interpolation of broken pixels after the first pass.")
     _per_telescope = ("core_threshold", "apply_integration_correction")
 
-    def _extract(self, ds, options, broken):
+    def _extract(self, ds, options, broken, tel):
         if ds.sizes["sample"] < 5:
             raise ValueError(f"TwoPassWindowSum needs at least 5 samples, the waveforms have {ds.sizes['sample']}")
         n = ds.sizes["tel_event"]
-        corrections = [self._correction(ds, options, np.full(n, w), np.full(n, s)) for w, s in ((5, 2), (5, 0), (6, 4))]
+        corrections = [self._correction(ds, options, tel, np.full(n, w), np.full(n, s)) for w, s in ((5, 2), (5, 0), (6, 4))]
         indptr, indices = _neighbor_csr(ds)
         kwargs = {
             "sampling_rate": _sampling_rate(ds), "indptr": indptr, "indices": indices,
-            "pix_x": np.ascontiguousarray(ds["pix_x"].values, np.float64),
-            "pix_y": np.ascontiguousarray(ds["pix_y"].values, np.float64),
+            "pix_x": np.ascontiguousarray(ds.variables["pix_x"].values, np.float64),
+            "pix_y": np.ascontiguousarray(ds.variables["pix_y"].values, np.float64),
             "disable_second_pass": bool(self.disable_second_pass),
             "interpolate": self.invalid_pixel_handler_type is not None and broken is not None,
         }
+        wf = _waveform(ds)
         image, peak_time, valid = apply_kernel(
-            _run_two_pass, ds["waveform"], *chunk_like(
-                ds["waveform"], _selected_gain(ds), _broken_or_false(ds, broken),
-                _events(ds, options, "core_threshold", np.float64), *corrections),
+            _run_two_pass, wf, *chunk_like(
+                wf, _selected_gain(ds), _broken_or_false(ds, broken),
+                _events(options, "core_threshold", np.float64), *corrections),
             input_core_dims=[_WAVEFORM_DIMS, ["pixel"], ["pixel"], [], ["gain"], ["gain"], ["gain"]],
             output_core_dims=[["pixel"], ["pixel"], []], output_dtypes=[np.float32, np.float32, bool],
             kwargs=kwargs,

@@ -1,0 +1,159 @@
+"""Throughput of NeighborPeakWindowSum on LSTCam-sized telescope events, iactx vs ctapipe.
+
+The LSTCam events of ``camsettings_v6.simtel.zst`` (1855 pixels, 40
+samples, gain-selected float32 waveforms) are tiled into batches of
+``--batch`` telescope events. iactx is timed
+
+- ``kernel``: the batched numba kernel on plain arrays;
+- ``calibrate``: ``cam.iact.calibrate()`` on the labelled camera group
+  (correction table, apply_ufunc, time-shift subtraction, new Dataset);
+
+with 1 and 2 numba threads. ctapipe 0.32 runs in its separate
+environment (``--ctapipe-python`` / ``CTAPIPE_PYTHON``) through
+``ctapipe_calibration_helper.py bench``: ``CameraCalibrator`` with its
+defaults, and the extractor alone, called per telescope event on the same
+events. Every number is the median over ``--runs`` runs; rates are
+telescope events per second (wall clock). The machine load is printed,
+since other processes share the cores.
+
+usage:
+    python benchmarks/bench_calibration.py [--data-path DIR] [--batch 16 512] [--runs 7] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+HELPER = HERE / "ctapipe_calibration_helper.py"
+FILE = "camsettings_v6.simtel.zst"
+CAMERA = "LSTcam"
+
+
+def _default_python():
+    return os.environ.get("CTAPIPE_PYTHON", str(HERE.parent.parent / "ctapipe-venv" / "bin" / "python"))
+
+
+def load_group(path):
+    import iactx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = iactx.read_simtel(path)
+    return tree[CAMERA].to_dataset(inherit=False)
+
+
+def tiled(cam, n):
+    """A camera group of ``n`` telescope events repeating those of ``cam`` (new event ids)."""
+    from iactx.io.event_tree import tel_event_index
+
+    reps = -(-n // cam.sizes["tel_event"])
+    index = np.tile(np.arange(cam.sizes["tel_event"]), reps)[:n]
+    out = cam.isel(tel_event=index).drop_vars(["tel_event", "obs_id", "event", "tel"])
+    tel = cam["tel"].values[index]
+    return out.assign_coords(tel_event_index(np.ones(n), np.arange(n) // 4 + 1, tel))
+
+
+def median_time(func, runs):
+    func()  # compile / warm up
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), times
+
+
+def bench_iactx(cam, batches, runs):
+    import numba
+
+    from iactx.calib import extractor_kernels as K
+    from iactx.calib.extractors import _neighbor_csr
+
+    indptr, indices = _neighbor_csr(cam)
+    results = []
+    for n in batches:
+        ds = tiled(cam, n)
+        wf = np.ascontiguousarray(ds["waveform"].values)
+        gain = np.ascontiguousarray(ds["selected_gain"].values)
+        broken = np.zeros(gain.shape, bool)
+        ones = np.ones(n, np.int64)
+        corr = np.ones((n, 2))
+        charge = np.empty(gain.shape, np.float32)
+        ptime = np.empty(gain.shape, np.float32)
+
+        def kernel():
+            K.neighbor_peak_window_sum(wf, indptr, indices, broken, 0 * ones, 7 * ones, 3 * ones,
+                                       float(ds.attrs["sampling_rate"]), gain, corr, charge, ptime)
+
+        def labelled():
+            ds.iact.calibrate()
+
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            for name, func in (("kernel", kernel), ("calibrate", labelled)):
+                t, all_runs = median_time(func, runs)
+                results.append({"what": f"iactx {name}", "threads": threads, "batch": n,
+                                "s_per_tel_event": t / n, "tel_events_per_s": n / t,
+                                "runs_s": all_runs})
+    return results
+
+
+def bench_ctapipe(python, path, runs, repeat):
+    cmd = [python, str(HELPER), "bench", str(path), "--camera", CAMERA, "--runs", str(runs), "--repeat", str(repeat)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-path", default=os.environ.get("IACTX_DATA_PATH", "../shared/data/simtel"))
+    parser.add_argument("--ctapipe-python", default=_default_python())
+    parser.add_argument("--batch", type=int, nargs="+", default=[16, 512])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=100, help="ctapipe: calls per telescope event and run")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+
+    path = Path(args.data_path) / FILE
+    if not path.is_file():
+        sys.exit(f"{path} not found (use --data-path or IACTX_DATA_PATH)")
+    load_before = os.getloadavg()
+    cam = load_group(path)
+    ours = bench_iactx(cam, args.batch, args.runs)
+    theirs = None
+    if Path(args.ctapipe_python).exists():
+        theirs = bench_ctapipe(args.ctapipe_python, path, args.runs, args.repeat)
+    load_after = os.getloadavg()
+
+    print(f"NeighborPeakWindowSum, {CAMERA} events of {FILE}: {cam.sizes['pixel']} pixels, "
+          f"{cam.sizes['sample']} samples, float32; median of {args.runs} runs")
+    print(f"load average before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} cores")
+    print(f"{'':34s} {'threads':>7s} {'batch':>6s} {'us/tel_event':>13s} {'tel_events/s':>13s} {'x ctapipe':>10s}")
+    reference = theirs["calibrator_s_per_tel_event"] if theirs else None
+    if theirs:
+        for key, label in (("calibrator", "ctapipe CameraCalibrator"), ("extractor", "ctapipe extractor only")):
+            t = theirs[f"{key}_s_per_tel_event"]
+            print(f"{label:34s} {1:7d} {1:6d} {t * 1e6:13.1f} {1 / t:13.0f} {reference / t:10.2f}")
+    for row in ours:
+        t = row["s_per_tel_event"]
+        ratio = f"{reference / t:10.1f}" if reference else ""
+        print(f"{row['what']:34s} {row['threads']:7d} {row['batch']:6d} {t * 1e6:13.1f} "
+              f"{row['tel_events_per_s']:13.0f} {ratio}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"ctapipe": theirs, "iactx": ours, "load": [load_before, load_after]},
+                                              indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
