@@ -144,15 +144,27 @@ def _apply_masks(body, cam, data, pixel_options, image_options, *, n_outputs=1, 
 
 
 def merge_into(cam, new):
-    """A copy of ``cam`` with the variables of ``new`` (a DataArray or Dataset along ``tel_event``).
+    """A copy of ``cam`` with the data variables of ``new`` (a DataArray or Dataset) added.
 
-    Unlike ``cam.assign(name=dataarray)``, this keeps the ``tel_event``
-    MultiIndex intact (xarray would drop its level coordinates one by one).
+    Only the variables are taken, not ``new``'s coordinates, so the
+    coordinates of ``cam`` keep their attributes and its ``tel_event``
+    MultiIndex stays intact (``cam.assign(name=dataarray)`` would drop the
+    index levels one by one). ``new`` must be along the same ``tel_event``
+    (and ``pixel``) as ``cam``, as the outputs of this package's functions are.
+
+    Raises
+    ------
+    ValueError
+        When ``new`` is indexed differently.
     """
     if isinstance(new, xr.DataArray):
         new = new.to_dataset()
+    for dim in ("tel_event", "pixel"):
+        if dim in new.indexes and dim in cam.indexes and not new.indexes[dim].equals(cam.indexes[dim]):
+            raise ValueError(f"cannot merge: '{dim}' differs from the camera group's")
     out = cam.copy()
-    out.update(new)
+    for name, var in new.data_vars.items():
+        out[name] = var.variable
     return out
 
 
