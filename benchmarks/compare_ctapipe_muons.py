@@ -12,9 +12,17 @@ optical efficiency side by side with their differences, the largest
 difference of every other muon column, and, as a check of each ring
 fitter on its own, one fit of every method on ctapipe's cleaning mask.
 
-Pass criteria (exit status 1 otherwise): every muon ctapipe finds is found;
-radius within ``--radius-rtol`` (1 %), centre within ``--center-rtol``
-(1 %) of the radius, optical efficiency within ``--efficiency-rtol`` (5 %).
+With ``--toys N`` (default 60), N toy muon rings with known parameters
+(random impact point, centre, radius, width and efficiency; drawn with
+iactx's light model plus the noise the likelihood assumes) replace the
+image of the file's first telescope event, and both analyse them from the
+cleaning on; the script prints how far the two agree and how far each is
+from the truth.
+
+Pass criteria (exit status 1 otherwise): every muon ctapipe finds in the file
+is found; radius within ``--radius-rtol`` (1 %), centre within
+``--center-rtol`` (1 %) of the radius, optical efficiency within
+``--efficiency-rtol`` (5 %); the toys are reported, not judged.
 
 usage:
     python benchmarks/compare_ctapipe_muons.py [FILE] [--data-path DIR] [--ctapipe-python PATH]
@@ -183,6 +191,87 @@ def compare(ct, ix, args):
     return report
 
 
+def make_toys(path, n, seed=0):
+    """Toy muon images on the camera of the file's first telescope event; (camera group, truth)."""
+    import iactx
+    from iactx.image.muon._geometry import telescope_frame_table
+    from iactx.image.muon.intensity_kernels import AREA_RATIOS, expected_ring_light_kernel
+    from iactx.io.event_tree import tel_event_index
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = iactx.read_simtel(path, max_events=1)
+    name = tree.iact.cameras[0]
+    cam = tree[name].to_dataset(inherit=False).isel(tel_event=[0])
+    tel = int(cam["tel"].values[0])
+    inst = tree["instrument"].to_dataset().sel(tel=tel)
+    table = telescope_frame_table(cam)
+    rng = np.random.default_rng(seed)
+    distance, angle = rng.uniform(0, 1.2, n), rng.uniform(-np.pi, np.pi, n)
+    truth = {
+        "impact": rng.uniform(0.3, 10.0, n), "phi": rng.uniform(-np.pi, np.pi, n),
+        "center_fov_lon": distance * np.cos(angle), "center_fov_lat": distance * np.sin(angle),
+        "radius": rng.uniform(1.0, 1.25, n), "width": rng.uniform(0.015, 0.03, n),
+        "optical_efficiency": rng.uniform(0.12, 0.3, n),
+    }
+    hole = 0.74 if str(inst["tel_type"].values).startswith("LST") else 0.0
+    ones = np.ones(n)
+    mu = np.empty((n, cam.sizes["pixel"]))
+    expected_ring_light_kernel(
+        np.zeros(n, np.int64), np.deg2rad(table.pix_lon), np.deg2rad(table.pix_lat), truth["impact"], truth["phi"],
+        np.deg2rad(truth["center_fov_lon"]), np.deg2rad(truth["center_fov_lat"]), np.deg2rad(truth["radius"]),
+        np.deg2rad(truth["width"]), truth["optical_efficiency"], np.sqrt(float(inst["mirror_area"]) / np.pi) * ones,
+        hole * ones, np.deg2rad(table.pixel_width[0, 0]) * ones, np.full(n, 3), 300e-9 * ones, 600e-9 * ones,
+        AREA_RATIOS[table.pix_type] * ones, mu)
+    images = (mu + rng.normal(size=mu.shape) * np.sqrt(1.1 ** 2 + 1.25 * mu)).astype(np.float32)
+    toys = cam.isel(tel_event=np.zeros(n, int)).drop_vars(["tel_event", "obs_id", "event", "tel"])
+    toys = toys.drop_vars([v for v, x in toys.data_vars.items() if "tel_event" in x.dims and x.ndim > 1])
+    toys = toys.assign(image=(("tel_event", "pixel"), images, {"units": "pe"}))
+    toys = toys.assign_coords(tel_event_index(np.zeros(n), np.arange(n), np.full(n, tel)))
+    return toys, tree["instrument"].to_dataset(), truth
+
+
+def compare_toys(python, path, n, tmp):
+    toys, instrument, truth = make_toys(path, n)
+    images = Path(tmp) / "toy_images.npz"
+    np.savez(images, image=toys["image"].values)
+    out = Path(tmp) / "toy_ctapipe.npz"
+    subprocess.run([python, str(HELPER), "toys", str(path), str(images), str(out)], check=True, capture_output=True,
+                   text=True)
+    ct = np.load(out)
+    ix = toys.iact.clean().iact.muon_fit(instrument)
+    mask_diff = int(np.sum(ix["image_mask"].values != ct["image_mask"]))
+    found_ct = np.isfinite(ct["muon/muonefficiency_optical_efficiency"])
+    found_ix = np.isfinite(ix["muonefficiency_optical_efficiency"].values)
+    both = found_ct & found_ix
+    r_ix, r_ct = ix["muonring_radius"].values, ct["muon/muonring_radius"]
+    offset = np.hypot(ix["muonring_center_fov_lon"].values - ct["muon/muonring_center_fov_lon"],
+                      ix["muonring_center_fov_lat"].values - ct["muon/muonring_center_fov_lat"]) / r_ct
+    e_ix, e_ct = ix["muonefficiency_optical_efficiency"].values, ct["muon/muonefficiency_optical_efficiency"]
+    rel_r = np.abs(r_ix / r_ct - 1)[both]
+    rel_e = np.abs(e_ix / e_ct - 1)[both]
+    e_true = truth["optical_efficiency"]
+    print(f"\ntoy rings: {n} images, {mask_diff} cleaning-mask pixels differ; muons found by ctapipe "
+          f"{int(found_ct.sum())}, by iactx {int(found_ix.sum())}, by both {int(both.sum())}")
+
+    def q(x):
+        return "median {:.2e}  95% {:.2e}  max {:.2e}".format(*np.percentile(x, [50, 95, 100])) if x.size else "-"
+
+    print(f"  |radius iactx / ctapipe - 1|            {q(rel_r)}")
+    print(f"  |centre iactx - ctapipe| / radius       {q(offset[both])}")
+    print(f"  |efficiency iactx / ctapipe - 1|        {q(rel_e)}   within 5 %: "
+          f"{int(np.sum(rel_e <= 0.05))}/{rel_e.size}")
+    print(f"  |efficiency iactx / truth - 1|          {q(np.abs(e_ix / e_true - 1)[both])}")
+    print(f"  |efficiency ctapipe / truth - 1|        {q(np.abs(e_ct / e_true - 1)[both])}")
+    return {"n": n, "mask_pixels_differing": mask_diff, "found_ctapipe": int(found_ct.sum()),
+            "found_iactx": int(found_ix.sum()), "found_both": int(both.sum()),
+            "radius_rel_diff_max": float(rel_r.max(initial=0)), "center_offset_over_radius_max":
+            float(offset[both].max(initial=0)), "efficiency_rel_diff": rel_e.tolist(),
+            "efficiency_within_5pct": int(np.sum(rel_e <= 0.05)),
+            "efficiency_iactx_vs_truth": (e_ix / e_true - 1)[both].tolist(),
+            "efficiency_ctapipe_vs_truth": (e_ct / e_true - 1)[both].tolist()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", nargs="?", default=DEFAULT_FILE)
@@ -194,6 +283,7 @@ def main(argv=None):
     parser.add_argument("--radius-rtol", type=float, default=0.01)
     parser.add_argument("--center-rtol", type=float, default=0.01)
     parser.add_argument("--efficiency-rtol", type=float, default=0.05)
+    parser.add_argument("--toys", type=int, default=60, help="toy rings to compare as well (0: none)")
     args = parser.parse_args(argv)
     path = Path(args.file)
     if not path.is_file():
@@ -204,6 +294,8 @@ def main(argv=None):
         ct = ctapipe_dump(args.ctapipe_python, path, out)
         ix = iactx_muons(path)
         report = compare(ct, ix, args)
+        if args.toys:
+            report["toys"] = compare_toys(args.ctapipe_python, path, args.toys, tmp)
     report["file"] = str(path)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

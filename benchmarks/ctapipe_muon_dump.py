@@ -20,12 +20,19 @@ containers' units: deg, deg2, m). In addition each of the three ring-fit
 methods is run once on the cleaning mask (``single/<method>/<field>``) so
 that every fitter can be compared on its own.
 
+``toys``: take the first telescope event of a sim_telarray file as a
+template (its telescope, camera and optics), replace its DL1 image by each
+image of an input .npz (``image``, shape (n_images, n_pixels), p.e.), and
+run ImageProcessor (cleaning, parameters) and MuonProcessor on it; dump the
+cleaning masks and the muon outputs like ``process``.
+
 ``bench``: time, per telescope event with a muon candidate, the ring fit
 (three iterations as in the MuonProcessor), the intensity fit, and the whole
 MuonProcessor; print a JSON line.
 
 usage:
     python ctapipe_muon_dump.py process INPUT OUT.npz
+    python ctapipe_muon_dump.py toys INPUT IMAGES.npz OUT.npz
     python ctapipe_muon_dump.py bench INPUT [--repeat N] [--runs R]
 """
 
@@ -132,6 +139,42 @@ def process(args):
     print(json.dumps({cam: len(r["keys"]) for cam, r in rows.items()}))
 
 
+def toys(args):
+    from copy import deepcopy
+
+    from ctapipe.calib import CameraCalibrator
+    from ctapipe.image import ImageProcessor
+    from ctapipe.image.muon import MuonProcessor
+
+    images = np.load(args.images)["image"]
+    with _source(args.input) as source:
+        subarray = source.subarray
+        calibrator = CameraCalibrator(subarray=subarray)
+        template = next(iter(source))
+        calibrator(template)
+    tel_id = next(iter(template.dl1.tel))
+    processor = ImageProcessor(subarray=subarray)
+    muons = MuonProcessor(subarray=subarray)
+    masks, rows = [], []
+    for image in images:
+        event = deepcopy(template)
+        for other in [t for t in event.dl1.tel if t != tel_id]:
+            del event.dl1.tel[other]
+        event.simulation = None
+        event.dl1.tel[tel_id].image = image.astype(np.float32)
+        processor(event)
+        muons(event)
+        masks.append(np.asarray(event.dl1.tel[tel_id].image_mask))
+        m = event.muon.tel[tel_id]
+        rows.append({**_flatten(m.ring, "muonring"), **_flatten(m.parameters, "muonparameters"),
+                     **_flatten(m.efficiency, "muonefficiency")})
+    out = {"image_mask": np.array(masks), "tel_id": tel_id}
+    for name in rows[0]:
+        out[f"muon/{name}"] = np.array([r[name] for r in rows])
+    np.savez(args.output, **out)
+    print(json.dumps({"n_images": len(rows)}))
+
+
 def bench(args):
     from ctapipe.image.muon import MuonProcessor
 
@@ -191,12 +234,16 @@ def main(argv=None):
     p = sub.add_parser("process")
     p.add_argument("input")
     p.add_argument("output")
+    p = sub.add_parser("toys")
+    p.add_argument("input")
+    p.add_argument("images")
+    p.add_argument("output")
     p = sub.add_parser("bench")
     p.add_argument("input")
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    {"process": process, "bench": bench}[args.mode](args)
+    {"process": process, "toys": toys, "bench": bench}[args.mode](args)
 
 
 if __name__ == "__main__":
