@@ -757,3 +757,143 @@ def test_browser_links_camera_and_waveform(backend):
         assert len(patches) == 1 and len(patches[0].data_source.data["xs"]) == ds.sizes["pixel"]
     else:  # static output: one frame
         render(camera_map[10, 2] + waveform_map[10, 2], backend)
+
+
+# --- with the analysis chain: calibration, cleaning, parameters, muon fit ---------------------------
+
+@functools.lru_cache(maxsize=None)
+def _dl1(name):
+    return _tree(name).iact.dl1()
+
+
+def test_hillas_overlay_from_telescope_frame_matches_camera_frame_parameters():
+    """The telescope-frame hillas_* converted for drawing agree with camera_frame_hillas_* of the same images."""
+    tel_frame = _dl1("camsettings_v6.simtel.zst")["LSTcam"].to_dataset()
+    raw = _tree("camsettings_v6.simtel.zst")["LSTcam"].to_dataset()
+    cam_frame = raw.iact.calibrate().iact.clean().iact.parameters(frame="camera")
+    assert np.array_equal(tel_frame["image_mask"].values, cam_frame["image_mask"].values)
+    for k in range(tel_frame.sizes["tel_event"]):
+        drawn = hillas_in_camera_frame(True, tel_frame.isel(tel_event=k))
+        direct = hillas_in_camera_frame(True, cam_frame.isel(tel_event=k))
+        assert drawn["x"] == pytest.approx(direct["x"], abs=1e-4)
+        assert drawn["y"] == pytest.approx(direct["y"], abs=1e-4)
+        assert drawn["length"] == pytest.approx(direct["length"], rel=0.01)
+        assert drawn["width"] == pytest.approx(direct["width"], rel=0.01)
+        assert (drawn["psi"] - direct["psi"] + 90) % 180 - 90 == pytest.approx(0.0, abs=0.2)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_camera_with_dl1_mask_and_hillas(backend):
+    cam = _dl1("camsettings_v6.simtel.zst")["LSTcam"].to_dataset()
+    plot = camera(cam, "image", event=100, tel=1, mask=True, hillas=True)
+    kinds = [type(el).__name__ for el in plot]
+    assert kinds == ["CameraPixels", "Segments", "Path", "Path", "Points"]
+    mask = cam["image_mask"].sel(event=100, tel=1).values.ravel()
+    xs, ys = pixel_polygons(cam.pix_x.values, cam.pix_y.values, cam.pix_area.values, "hexagon",
+                            cam.attrs["pix_rotation"])
+    assert len(list(plot)[1]) == mask_outline(xs, ys, mask)[0].shape[0] > 6
+    centroid = list(plot)[4].array()[0]
+    f = float(cam["focal_length"].sel(event=100, tel=1).squeeze())
+    lon = float(cam["hillas_fov_lon"].sel(event=100, tel=1).squeeze())
+    lat = float(cam["hillas_fov_lat"].sel(event=100, tel=1).squeeze())
+    np.testing.assert_allclose(centroid, [f * np.deg2rad(lat), f * np.deg2rad(lon)])
+    # the centroid lies among the cleaned pixels
+    assert np.min(np.hypot(cam.pix_x.values[mask] - centroid[0], cam.pix_y.values[mask] - centroid[1])) < 0.1
+    render(plot, backend)
+
+
+def test_waveform_window_matches_the_calibration_extractor():
+    from iactx.calib.extractors import NeighborPeakWindowSum
+
+    cam = _dl1("camsettings_v6.simtel.zst")["LSTcam"].to_dataset()
+    start, stop = NeighborPeakWindowSum().window(cam)
+    neighbors = cam["neighbors"].values
+    for k in range(cam.sizes["tel_event"]):
+        wf = cam["waveform"].isel(tel_event=k).transpose("pixel", "sample").values
+        mine = integration_window(wf, "NeighborPeakWindowSum", neighbors=neighbors)
+        np.testing.assert_array_equal(mine[0], start.isel(tel_event=k).values)
+        np.testing.assert_array_equal(mine[1], stop.isel(tel_event=k).values)
+    # by default the window comes from the image attributes written by the calibration
+    plot = waveforms(cam, event=100, tel=3, pixels=[100, 200])
+    spans = [el for el in plot if isinstance(el, hv.VSpans)]
+    rate = cam.attrs["sampling_rate"]
+    first = start.sel(tel=3).squeeze().values
+    assert spans[0].dimension_values(0)[0] == pytest.approx((first[100] - 0.5) / rate)
+    # and an extractor object is asked for its own window
+    plot = waveforms(cam, event=100, tel=3, pixels=[200], window=NeighborPeakWindowSum(window_width=5))
+    span = [el for el in plot if isinstance(el, hv.VSpans)][0]
+    width = (span.dimension_values(1)[0] - span.dimension_values(0)[0]) * rate
+    assert width == pytest.approx(5.0)
+
+
+def test_array_axes_from_dl1_parameters():
+    tree = _dl1("camsettings_v6.simtel.zst")
+    plot = array(tree, event=100)
+    segments = [el for el in plot if isinstance(el, hv.Segments)]
+    finite = sum(int(np.isfinite(tree[name].ds["hillas_psi"].values).sum()) for name in tree.iact.cameras)
+    assert len(segments) == 1 and len(segments[0]) == finite > 3
+    # each drawn axis passes (within a few metres) through its telescope
+    inst = tree["instrument"].ds
+    x0, y0, x1, y1 = (segments[0].dimension_values(i) for i in range(4))
+    mid = np.c_[(x0 + x1) / 2, (y0 + y1) / 2]
+    distance = np.min(np.hypot(mid[:, :1] - inst.pos_x.values[None, :], mid[:, 1:] - inst.pos_y.values[None, :]),
+                      axis=1)
+    assert distance.max() < 20.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_muon_ring_from_the_muon_fit(backend):
+    tree = _tree("lst_muons_with_true_photons.simtel.zst")
+    mu = tree["LSTCam"].to_dataset().iact.calibrate().iact.clean().iact.muon_fit(tree["instrument"])
+    one = mu.sel(event=200, tel=1).squeeze()
+    plot = camera(mu, "image", event=200, tel=1, mask=True, ring=True)
+    assert [type(el).__name__ for el in plot] == ["CameraPixels", "Segments", "Path", "Points"]
+    circle, centre = list(plot)[2:]
+    f = float(one["focal_length"])
+    radius = f * np.deg2rad(float(one["muonring_radius"]))
+    cx, cy = f * np.deg2rad(float(one["muonring_center_fov_lat"])), f * np.deg2rad(float(one["muonring_center_fov_lon"]))
+    np.testing.assert_allclose(centre.array()[0], [cx, cy])
+    np.testing.assert_allclose(np.hypot(circle.dimension_values(0) - cx, circle.dimension_values(1) - cy), radius)
+    # the ring runs through the bright pixels of the cleaned image
+    mask = one["image_mask"].values
+    r = np.hypot(mu.pix_x.values[mask] - cx, mu.pix_y.values[mask] - cy)
+    assert np.median(np.abs(r - radius)) < 0.1
+    render(plot, backend)
+
+
+# --- every camera: waveforms and browser ---------------------------------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("file_name, camera_name", REAL_CAMERAS, ids=[f"{f.split('.')[0]}-{c}" for f, c in REAL_CAMERAS])
+def test_waveforms_and_browser_every_real_camera(file_name, camera_name, backend):
+    ds = real_camera(file_name, camera_name)
+    event, tel = first_key(ds)
+    plot = waveforms(ds, event=event, tel=tel, n_brightest=2, window="LocalPeakWindowSum")
+    assert [type(el).__name__ for el in plot] == ["Curve", "Curve", "VSpans", "VSpans"]
+    assert len(list(plot)[0]) == ds.sizes["sample"]
+    render(plot, backend)
+    layout = browser(ds, peak_image(ds))
+    camera_map, waveform_map = layout.values()
+    frame = camera_map[event, tel]
+    assert len(frame.get(0)) == ds.sizes["pixel"]
+    if backend == "bokeh":
+        render(layout, backend)
+    else:
+        render(frame + waveform_map[event, tel], backend)
+
+
+# --- toy simulation -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_toy_simulation_events(backend):
+    toy = pytest.importorskip("iactx.io.toy", reason="the toy simulation is not available")
+    if not hasattr(toy, "toy_events"):
+        pytest.skip("iactx.io.toy has no toy_events")
+    tree = toy.toy_events(3, seed=1)
+    for name in tree.iact.cameras:
+        ds = tree[name].to_dataset()
+        event, tel = first_key(ds)
+        plot = camera(ds, "true_image" if "true_image" in ds else peak_image(ds), event=event, tel=tel)
+        check_pixels(ds, plot, backend)
+        render(waveforms(ds, event=event, tel=tel), backend)
+    render(array(tree, event=first_key(tree[tree.iact.cameras[0]].to_dataset())[0]), backend)
