@@ -232,6 +232,8 @@ def test_sample_file_tree_and_batches(muon_tree_file):
     assert set(MUON_VARIABLES) <= set(cam.data_vars)
     assert "waveform" not in cam and "image" not in cam
     np.testing.assert_allclose(cam["muonring_radius"].values, CTAPIPE_RADIUS, rtol=0.01)
+    everything = muon_tree(muon_tree_file, only_muons=False)["LSTCam"].to_dataset()
+    assert {"image", "image_mask", "hillas_intensity", "muonring_radius"} <= set(everything.data_vars)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         batches = iactx.iter_simtel(data_file(MUON_FILE), batch_size=1)

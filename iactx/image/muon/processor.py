@@ -342,8 +342,9 @@ def _with_dl1(tree, config, dl1_chain):
     return dl1(tree, config)
 
 
-def muon_tree(tree, config=None, *, dl1_chain=None, keep=("pointing_alt", "pointing_az", "focal_length")):
-    """The muon table of one event tree (or batch): per camera group, the muon columns only.
+def muon_tree(tree, config=None, *, dl1_chain=None, keep=("pointing_alt", "pointing_az", "focal_length"),
+              only_muons=True):
+    """The muon analysis of one event tree (or batch); by default only the muon columns are kept.
 
     Parameters
     ----------
@@ -357,6 +358,10 @@ def muon_tree(tree, config=None, *, dl1_chain=None, keep=("pointing_alt", "point
         default ``iactx.image.processor.dl1`` when the tree has no images.
     keep : tuple of str
         Per-telescope-event variables kept next to the muon columns.
+    only_muons : bool
+        Drop the other per-telescope-event variables (waveforms, images, DL1
+        parameters); ``False`` adds the muon columns to everything (what
+        ``iactx process --write-muon-parameters`` needs).
 
     Returns
     -------
@@ -374,9 +379,10 @@ def muon_tree(tree, config=None, *, dl1_chain=None, keep=("pointing_alt", "point
         types = {int(t): str(v) for t, v in zip(instrument["tel"].values, instrument["tel_type"].values)}
     for name in camera_groups(tree):
         cam = muon_fit(nodes[f"/{name}"], instrument, config=config, tel_types=types)
-        drop = [v for v, var in cam.data_vars.items()
-                if "tel_event" in var.dims and v not in MUON_VARIABLES and v not in keep]
-        nodes[f"/{name}"] = cam.drop_vars(drop)
+        if only_muons:
+            cam = cam.drop_vars([v for v, var in cam.data_vars.items()
+                                 if "tel_event" in var.dims and v not in MUON_VARIABLES and v not in keep])
+        nodes[f"/{name}"] = cam
     return xr.DataTree.from_dict(nodes)
 
 
