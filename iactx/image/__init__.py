@@ -4,7 +4,8 @@ Cleaning (:mod:`iactx.image.cleaning`), DL1 image parameters
 (:mod:`iactx.image.parameters`), the image quality query
 (:mod:`iactx.image.quality`) and the DL1 chain on event trees
 (:mod:`iactx.image.processor`); the kernels they call live in
-``cleaning_kernels`` and ``parameter_kernels``.
+``cleaning_kernels`` and ``parameter_kernels``. The muon ring analysis is
+:mod:`iactx.image.muon` (``cam.iact.muon_fit()``).
 """
 
 from .cleaning import (
