@@ -14,7 +14,7 @@ import numpy as np
 
 from ...coordinates.projections import camera_to_telescope
 
-__all__ = ["TelescopeFrameTable", "telescope_frame_table", "per_tel_event"]
+__all__ = ["TelescopeFrameTable", "telescope_frame_table", "per_tel_event", "coords_for", "labelled"]
 
 
 @dataclass
@@ -101,21 +101,38 @@ def telescope_frame_table(ds):
 
 
 def per_tel_event(ds, value, name):
-    """An option or flag as a DataArray along ``tel_event``, chunked like ``ds.image`` when that is dask.
+    """An input as a bare ``xarray.Variable`` (no coordinates) on the camera group's dimensions.
+
+    The muon functions pass Variables to :func:`~iactx._apply.apply_kernel` and
+    attach the coordinates once at the end: aligning the ``tel_event``
+    MultiIndex of every intermediate result would cost more than the kernels.
+    DataArrays must therefore carry the group's own ``tel_event`` index (or none).
 
     Parameters
     ----------
     ds : xarray.Dataset
         Camera group.
-    value : scalar, array_like of shape (n_tel_events,) or xarray.DataArray
+    value : scalar, array_like of shape (n_tel_events,), xarray.Variable or xarray.DataArray
     name : str
         Name used in error messages.
+
+    Returns
+    -------
+    xarray.Variable
+        Chunked like ``ds.image`` along ``tel_event`` when that is dask-backed.
     """
     import xarray as xr
 
     n = ds.sizes["tel_event"]
     if isinstance(value, xr.DataArray):
-        da = value
+        index = value.indexes.get("tel_event")
+        own = ds.indexes.get("tel_event")
+        if index is not None and own is not None and index is not own and not index.equals(own):
+            raise ValueError(f"{name}: its tel_event index differs from the camera group's; "
+                             "select or reorder it like the group first")
+        var = value.variable
+    elif isinstance(value, xr.Variable):
+        var = value
     else:
         arr = np.asarray(value)
         if arr.ndim == 0:
@@ -123,8 +140,31 @@ def per_tel_event(ds, value, name):
         if arr.shape != (n,):
             raise ValueError(f"{name}: expected a scalar or one value per telescope event ({n},), "
                              f"got shape {arr.shape}")
-        da = xr.DataArray(arr, dims="tel_event", coords=ds["tel_event"].coords, name=name)
+        var = xr.Variable(("tel_event",), arr)
     image = ds["image"] if "image" in ds else None
-    if image is not None and image.chunks is not None and da.chunks is None and "tel_event" in da.dims:
-        da = da.chunk({"tel_event": image.chunksizes["tel_event"]})
-    return da
+    if image is not None and image.chunks is not None and var.chunks is None and "tel_event" in var.dims:
+        var = var.chunk({"tel_event": image.chunksizes["tel_event"]})
+    return var
+
+
+def coords_for(ds, dims):
+    """The coordinates of ``ds`` that live on ``dims`` (the tel_event MultiIndex, pixel, ...)."""
+    dims = set(dims)
+    sub = ds.drop_vars(list(ds.data_vars))
+    return sub.drop_vars([k for k, v in sub.coords.items() if not set(v.dims) <= dims]).coords
+
+
+def labelled(ds, variables, attrs=None):
+    """A Dataset of ``{name: Variable}`` with the coordinates of ``ds`` on their dimensions.
+
+    ``attrs`` maps names to variable attributes.
+    """
+    import xarray as xr
+
+    dims = set().union(*(v.dims for v in variables.values())) if variables else set()
+    out = {}
+    for name, var in variables.items():
+        var = var.copy(deep=False)
+        var.attrs = dict((attrs or {}).get(name, {}))
+        out[name] = var
+    return xr.Dataset(out, coords=coords_for(ds, dims))

@@ -21,8 +21,8 @@ evaluates them on whole columns at once. Allowed:
   factors into the stored units (deg, m).
 
 Anything else is rejected with a :class:`ValueError` naming the criterion.
-Results are boolean DataArrays along ``tel_event``; they stay lazy on
-dask-backed data.
+Columns are DataArrays or Variables; results are boolean arrays of the
+same kind along ``tel_event``, lazy on dask-backed data.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class _Compiled:
 
     def evaluate(self, columns):
         result = self._eval(self.tree.body, columns)
-        if not isinstance(result, xr.DataArray):
+        if not isinstance(result, (xr.DataArray, xr.Variable)):
             raise ValueError(f"quality criterion {self.name!r} ({self.text!r}) does not depend on any column")
         if "pixel" in result.dims:
             raise ValueError(f"quality criterion {self.name!r} ({self.text!r}) gives one value per pixel; "
@@ -180,7 +180,7 @@ class _Compiled:
         value = self._eval(node.args[0], columns)
         if name in _ELEMENTWISE:
             return _ELEMENTWISE[name](value)
-        if not isinstance(value, xr.DataArray) or "pixel" not in value.dims:
+        if not isinstance(value, (xr.DataArray, xr.Variable)) or "pixel" not in value.dims:
             return value if name == "sum" else (value != 0)
         if name == "count_nonzero":
             return (value != 0).sum("pixel")
@@ -188,7 +188,7 @@ class _Compiled:
 
 
 class Criteria:
-    """Compiled quality criteria: ``criteria(columns)`` gives a boolean DataArray per criterion."""
+    """Compiled quality criteria: ``criteria(columns)`` gives a boolean array per criterion."""
 
     def __init__(self, compiled):
         self.compiled = compiled

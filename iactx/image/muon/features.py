@@ -9,10 +9,9 @@ ring inside a circular camera. Definitions are in
 from __future__ import annotations
 
 import numpy as np
-import xarray as xr
 
 from ..._apply import apply_kernel
-from ._geometry import per_tel_event, telescope_frame_table
+from ._geometry import labelled, per_tel_event, telescope_frame_table
 from .features_kernels import PARAMETER_NAMES, ring_containment_kernel, ring_parameters_kernel
 
 __all__ = ["muon_ring_parameters", "ring_containment", "PARAMETER_VARIABLES"]
@@ -121,17 +120,17 @@ def muon_ring_parameters(ds, rings, *, completeness_threshold=30.0, ratio_width=
     """
     mask = ds["image_mask"] if mask is None else mask
     table = telescope_frame_table(ds) if table is None else table
-    radius = rings["muonring_radius"]
+    radius = per_tel_event(ds, rings["muonring_radius"], "muonring_radius")
     if selected is None:
         selected = np.isfinite(radius)
-    selected = per_tel_event(ds, selected, "selected")
-    geom_index = per_tel_event(ds, table.index, "geom_index")
     options = [per_tel_event(ds, v, n) for v, n in (
         (completeness_threshold, "completeness_threshold"), (ratio_width, "ratio_width"),
         (ring_integration_width, "ring_integration_width"), (outer_ring_width, "outer_ring_width"))]
     out = apply_kernel(
-        _parameters_block, ds["image"], mask, selected, geom_index, radius, rings["muonring_center_fov_lon"],
-        rings["muonring_center_fov_lat"], *options,
+        _parameters_block, ds["image"].variable, per_tel_event(ds, mask, "mask"),
+        per_tel_event(ds, selected, "selected"), per_tel_event(ds, table.index, "geom_index"), radius,
+        per_tel_event(ds, rings["muonring_center_fov_lon"], "muonring_center_fov_lon"),
+        per_tel_event(ds, rings["muonring_center_fov_lat"], "muonring_center_fov_lat"), *options,
         input_core_dims=[["pixel"], ["pixel"], [], [], [], [], [], [], [], [], []],
         output_core_dims=[["muonparameters_output"]],
         output_dtypes=[np.float64],
@@ -139,15 +138,11 @@ def muon_ring_parameters(ds, rings, *, completeness_threshold=30.0, ratio_width=
         kwargs={"pix_x": table.pix_lon, "pix_y": table.pix_lat, "pixel_width": table.pixel_width,
                 "camera_radius": table.camera_radius, "n_bins": int(n_bins)},
     )
-    data = {}
+    values, attrs = {}, {}
     for k, short in enumerate(PARAMETER_NAMES):
         name = f"muonparameters_{short}"
         long_name, units = PARAMETER_VARIABLES[name]
-        value = out.isel(muonparameters_output=k, drop=True)
-        if short == "n_pixels_in_ring":
-            value = value.astype(np.int64)
-        attrs = {"long_name": long_name}
-        if units:
-            attrs["units"] = units
-        data[name] = value.assign_attrs(attrs)
-    return xr.Dataset(data)
+        value = out.isel(muonparameters_output=k)
+        values[name] = value.astype(np.int64) if short == "n_pixels_in_ring" else value
+        attrs[name] = {"long_name": long_name, **({"units": units} if units else {})}
+    return labelled(ds, values, attrs)

@@ -31,12 +31,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import xarray as xr
 from scipy.optimize import minimize
 
 from ..._apply import apply_kernel
 from ..._numba import kernel
-from ._geometry import per_tel_event, telescope_frame_table
+from ._geometry import labelled, per_tel_event, telescope_frame_table
 from .intensity_kernels import AREA_RATIOS, negative_log_likelihood_polar, pixel_polar
 
 __all__ = ["EFFICIENCY_OUTPUTS", "EFFICIENCY_VARIABLES", "fit_ring_intensity", "fit_ring_intensity_rows",
@@ -273,15 +272,15 @@ def fit_muon_efficiency(ds, rings, use, *, selected, pedestal, mirror_radius, ho
     table = telescope_frame_table(ds) if table is None else table
     if initial_width is None:
         initial_width = 1.5 * np.deg2rad(table.pixel_width[table.index, 0]) if table.index.size else 0.0
-    geom_index = per_tel_event(ds, table.index, "geom_index")
-    selected = per_tel_event(ds, selected, "selected")
     per_event = [per_tel_event(ds, v, n) for v, n in (
         (pedestal, "pedestal"), (mirror_radius, "mirror_radius"), (hole_radius, "hole_radius"),
         (spe_width, "spe_width"), (min_lambda_m, "min_lambda_m"), (max_lambda_m, "max_lambda_m"),
         (oversampling, "oversampling"), (initial_width, "initial_width"))]
+    rings = [per_tel_event(ds, rings[n], n)
+             for n in ("muonring_radius", "muonring_center_fov_lon", "muonring_center_fov_lat")]
     out = apply_kernel(
-        _efficiency_block, ds["image"], use, selected, geom_index, rings["muonring_radius"],
-        rings["muonring_center_fov_lon"], rings["muonring_center_fov_lat"], *per_event,
+        _efficiency_block, ds["image"].variable, per_tel_event(ds, use, "use"),
+        per_tel_event(ds, selected, "selected"), per_tel_event(ds, table.index, "geom_index"), *rings, *per_event,
         input_core_dims=[["pixel"], ["pixel"]] + [[]] * 13,
         output_core_dims=[["muonefficiency_output"]],
         output_dtypes=[np.float64],
@@ -290,15 +289,11 @@ def fit_muon_efficiency(ds, rings, use, *, selected, pedestal, mirror_radius, ho
                 "pixel_diameter": np.deg2rad(table.pixel_width[:, 0]),
                 "area_ratio": AREA_RATIOS.get(table.pix_type, 1.0)},
     )
-    data = {}
+    values, attrs = {}, {}
     for k, short in enumerate(EFFICIENCY_OUTPUTS):
         name = f"muonefficiency_{short}"
         long_name, units = EFFICIENCY_VARIABLES[name]
-        value = out.isel(muonefficiency_output=k, drop=True)
-        if units is None:
-            value = value.astype(bool)
-        attrs = {"long_name": long_name}
-        if units:
-            attrs["units"] = units
-        data[name] = value.assign_attrs(attrs)
-    return xr.Dataset(data)
+        value = out.isel(muonefficiency_output=k)
+        values[name] = value.astype(bool) if units is None else value
+        attrs[name] = {"long_name": long_name, **({"units": units} if units else {})}
+    return labelled(ds, values, attrs)

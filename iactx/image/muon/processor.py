@@ -35,7 +35,7 @@ import param
 import xarray as xr
 
 from ...config.telescope_parameter import TelescopeParameter, resolve_per_tel_event
-from ._geometry import telescope_frame_table
+from ._geometry import labelled, per_tel_event, telescope_frame_table
 from ._query import compile_criteria
 from .features import PARAMETER_VARIABLES, muon_ring_parameters
 from .intensity_fitter import EFFICIENCY_VARIABLES, fit_muon_efficiency
@@ -184,11 +184,10 @@ def _instrument_columns(ds, instrument, tel_types):
 
 
 def _dl1_columns(ds, mask):
-    """Columns the image query may read: the group's per-event variables, plus the two defaults."""
-    columns = {name: var for name, var in ds.data_vars.items() if var.dims == ("tel_event",)}
-    image = ds["image"]
+    """Columns the image query may read: the group's per-event variables, plus the two defaults (Variables)."""
+    columns = {name: var.variable for name, var in ds.data_vars.items() if var.dims == ("tel_event",)}
     if "hillas_intensity" not in columns:
-        columns["hillas_intensity"] = image.where(mask, 0.0).sum("pixel")
+        columns["hillas_intensity"] = ds["image"].variable.where(mask, 0.0).sum("pixel")
     if "morphology_n_pixels" not in columns:
         columns["morphology_n_pixels"] = mask.sum("pixel")
     return columns
@@ -203,12 +202,11 @@ def _resolve(value, tel_ids, tel_types, name, dtype=np.float64):
 
 def _empty_efficiency(ds):
     n = ds.sizes["tel_event"]
-    data = {}
+    values, attrs = {}, {}
     for name, (long_name, units) in EFFICIENCY_VARIABLES.items():
-        values = np.zeros(n, bool) if units is None else np.full(n, np.nan)
-        attrs = {"long_name": long_name, **({"units": units} if units else {})}
-        data[name] = xr.DataArray(values, dims="tel_event", coords=ds["tel_event"].coords, attrs=attrs)
-    return xr.Dataset(data)
+        values[name] = xr.Variable(("tel_event",), np.zeros(n, bool) if units is None else np.full(n, np.nan))
+        attrs[name] = {"long_name": long_name, **({"units": units} if units else {})}
+    return labelled(ds, values, attrs)
 
 
 def muon_fit(ds, instrument=None, *, config=None, fit_method=None, intensity_fit=True, ring_mask=False,
@@ -262,24 +260,22 @@ def muon_fit(ds, instrument=None, *, config=None, fit_method=None, intensity_fit
             raise ValueError("the camera group has no 'image_mask' and image cleaning is not available; "
                              "add an image_mask")
         ds = ds.iact.clean(tel_types=tel_types)
-    mask = ds["image_mask"]
+    # intermediate results are bare Variables: no index alignment between the steps
+    mask = ds["image_mask"].variable
     tel_ids = np.asarray(ds["tel"].values)
     inst = _instrument_columns(ds, instrument, tel_types)
     types = dict(zip(tel_ids.tolist(), inst["tel_type"].tolist())) if "tel_type" in inst else tel_types
     table = telescope_frame_table(ds)
 
-    def along(values):
-        return xr.DataArray(values, dims="tel_event", coords=ds["tel_event"].coords)
-
     # 1. image selection
     image_query = compile_criteria(components["ImageParameterQuery"].quality_criteria)
-    selected = image_query.all(_dl1_columns(ds, mask), like=along(np.ones(tel_ids.size, bool)))
+    selected = image_query.all(_dl1_columns(ds, mask), like=per_tel_event(ds, np.ones(tel_ids.size, bool), "all"))
     if "n_mirrors" in inst:
         single = inst["n_mirrors"] == 1
         if not single.all():
             warnings.warn(f"telescopes {sorted(set(tel_ids[~single].tolist()))} have two mirrors; the muon "
                           "analysis supports single-mirror telescopes only and skips them", stacklevel=2)
-        selected = selected & along(single)
+        selected = selected & per_tel_event(ds, single, "single_mirror")
     # 2. ring fit
     rings, near_ring = fit_muon_rings(ds, method=method, mask=mask, selected=selected,
                                       n_iterations=fitter.n_iterations, refit_width=fitter.refit_width,
@@ -291,7 +287,7 @@ def muon_fit(ds, instrument=None, *, config=None, fit_method=None, intensity_fit
     parameters = muon_ring_parameters(
         ds, rings, completeness_threshold=options["completeness_threshold"], ratio_width=options["ratio_width"],
         ring_integration_width=options["ring_integration_width"], outer_ring_width=options["outer_ring_width"],
-        mask=mask, selected=selected & np.isfinite(rings["muonring_radius"]), table=table)
+        mask=mask, selected=selected & np.isfinite(rings["muonring_radius"].variable), table=table)
     # 4. ring selection, 5. intensity fit
     if intensity_fit:
         missing = [n for n in ("tel_type", "mirror_area") if n not in inst]
@@ -299,7 +295,8 @@ def muon_fit(ds, instrument=None, *, config=None, fit_method=None, intensity_fit
             raise ValueError("the intensity fit needs the telescopes' types and mirror areas: pass "
                              "instrument=tree['instrument'] (or use iactx.image.muon.muon_tree(tree)), "
                              "or intensity_fit=False")
-        columns = {**{k: v for k, v in rings.data_vars.items()}, **parameters.data_vars, "mask": near_ring}
+        columns = {k: v.variable for part in (rings, parameters) for k, v in part.data_vars.items()}
+        columns["mask"] = near_ring.variable
         ring_query = compile_criteria(components["RingQuery"].quality_criteria)
         fit_selected = selected & ring_query.all(columns, like=selected)
         equivalent = inst.get("equivalent_focal_length")

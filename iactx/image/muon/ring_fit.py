@@ -8,10 +8,9 @@ columns. The kernels are in :mod:`iactx.image.muon.ring_fit_kernels`.
 from __future__ import annotations
 
 import numpy as np
-import xarray as xr
 
 from ..._apply import apply_kernel
-from ._geometry import per_tel_event, telescope_frame_table
+from ._geometry import labelled, per_tel_event, telescope_frame_table
 from .ring_fit_kernels import FIT_METHODS, N_RING_OUTPUTS, ring_fit_kernel
 
 __all__ = ["fit_muon_rings", "RING_VARIABLES", "FIT_METHODS"]
@@ -93,10 +92,9 @@ def fit_muon_rings(ds, *, method="kundu_chaudhuri_taubin", mask=None, selected=N
     table = telescope_frame_table(ds) if table is None else table
     if selected is None:
         selected = np.ones(ds.sizes["tel_event"], bool)
-    selected = per_tel_event(ds, selected, "selected")
-    geom_index = per_tel_event(ds, table.index, "geom_index")
     params, ring_mask = apply_kernel(
-        _ring_fit_block, ds["image"], mask, selected, geom_index,
+        _ring_fit_block, ds["image"].variable, per_tel_event(ds, mask, "mask"),
+        per_tel_event(ds, selected, "selected"), per_tel_event(ds, table.index, "geom_index"),
         input_core_dims=[["pixel"], ["pixel"], [], []],
         output_core_dims=[["muonring_output"], ["pixel"]],
         output_dtypes=[np.float64, np.bool_],
@@ -104,7 +102,7 @@ def fit_muon_rings(ds, *, method="kundu_chaudhuri_taubin", mask=None, selected=N
         kwargs={"pix_x": table.pix_lon, "pix_y": table.pix_lat, "max_fov": table.max_fov, "method": code,
                 "n_iterations": int(n_iterations), "refit_width": float(refit_width)},
     )
-    radius, lon, lat, radius_err, lon_err, lat_err = (params.isel(muonring_output=k, drop=True)
+    radius, lon, lat, radius_err, lon_err, lat_err = (params.isel(muonring_output=k)
                                                       for k in range(N_RING_OUTPUTS))
     values = {
         "muonring_center_fov_lon": lon,
@@ -116,9 +114,10 @@ def fit_muon_rings(ds, *, method="kundu_chaudhuri_taubin", mask=None, selected=N
         "muonring_center_phi": np.rad2deg(np.arctan2(lat, lon)),
         "muonring_center_distance": np.hypot(lon, lat),
     }
-    rings = xr.Dataset({name: values[name].assign_attrs(long_name=long_name, units=units)
-                        for name, (long_name, units) in RING_VARIABLES.items()})
+    rings = labelled(ds, {name: values[name] for name in RING_VARIABLES},
+                     {name: {"long_name": long_name, "units": units}
+                      for name, (long_name, units) in RING_VARIABLES.items()})
     rings.attrs["muonring_fit_method"] = str(method).lower()
-    ring_mask = ring_mask.rename("muon_ring_mask").assign_attrs(
-        long_name=f"pixels within {refit_width} ring radii of the fitted muon ring")
+    ring_mask = labelled(ds, {"muon_ring_mask": ring_mask}, {"muon_ring_mask": {
+        "long_name": f"pixels within {refit_width} ring radii of the fitted muon ring"}})["muon_ring_mask"]
     return rings, ring_mask
