@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from image_toys import camera_group, hex_geometry, shower_image, square_geometry
 
+from iactx.image.cleaning import tailcuts_clean
 from iactx.image.parameter_kernels import lts_linear_regression
 from iactx.image.parameters import (draw_timing_starts, hillas_parameters, image_parameters,
                                     parameter_names)
@@ -206,3 +207,29 @@ def test_quality_query_decides_which_images_get_parameters():
     np.testing.assert_array_equal(default.values[:, 1], n_pix > 1)
     with pytest.raises(ValueError, match="not allowed"):
         ImageQualityQuery(quality_criteria=[("evil", "__import__('os')")]).names
+
+
+def test_integer_images_and_edge_cases():
+    geom = hex_geometry(4)
+    rng = np.random.default_rng(2)
+    counts = rng.poisson(3, (3, geom.n_pixels)).astype(np.int32)
+    cam = camera_group(geom, counts, mask=counts > 3)
+    p = image_parameters(cam, peak_time=False)
+    for i in range(3):
+        values = counts[i][counts[i] > 3]
+        assert p.intensity_mean.values[i] == values.mean() and p.intensity_std.values[i] == values.std()
+    # thresholds keep their fractional part on integer images
+    as_float = cam.assign(image=(("tel_event", "pixel"), counts.astype(float)))
+    np.testing.assert_array_equal(tailcuts_clean(cam, 5.5, 3.5).values, tailcuts_clean(as_float, 5.5, 3.5).values)
+    # no telescope events at all
+    empty = camera_group(geom, np.zeros((0, geom.n_pixels), np.float32), np.zeros((0, geom.n_pixels), np.float32))
+    out = empty.iact.clean().iact.parameters()
+    assert out.sizes["tel_event"] == 0 and "hillas_intensity" in out
+    # NaN pixels and times: no exception, NaN where they enter
+    image = rng.normal(5, 10, (3, geom.n_pixels))
+    image[0] = np.nan
+    times = rng.normal(10, 1, image.shape)
+    times[2] = np.nan
+    out = camera_group(geom, image, times).iact.clean().iact.parameters()
+    assert np.isnan(out.hillas_intensity.values[0]) and out.morphology_n_pixels.values[0] == -1
+    assert np.isnan(out.timing_slope.values[2]) and np.isnan(out.peak_time_mean.values[2])

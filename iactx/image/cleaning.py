@@ -113,6 +113,11 @@ def _expand(arr, shape, has_pixel, dtype):
     return np.broadcast_to(arr, shape)
 
 
+def _float_dtype(dtype):
+    """Thresholds compare in the data's float dtype (float64 for integer data, as numpy does)."""
+    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+
+
 def _apply_masks(body, cam, data, pixel_options, image_options, *, n_outputs=1, output_dtypes=(bool,),
                  output_core=(("pixel",),)):
     """Run ``body(data_arrays, pixel_option_arrays, image_option_arrays)`` through apply_kernel.
@@ -133,7 +138,7 @@ def _apply_masks(body, cam, data, pixel_options, image_options, *, n_outputs=1, 
     def func(*arrays):
         d = [np.ascontiguousarray(a) for a in arrays[:n_data]]
         shape = d[0].shape
-        p = [_expand(a, shape, hp, d[src].dtype if isinstance(src, int) else src)
+        p = [_expand(a, shape, hp, _float_dtype(d[src].dtype) if isinstance(src, int) else src)
              for a, hp, src in zip(arrays[n_data:n_data + len(popts)], has_pixel, sources)]
         i = [_expand(a, shape[:1], False, dt) for a, dt in zip(arrays[n_data + len(popts):], idtypes)]
         return body(d, p, i)
@@ -442,7 +447,7 @@ def time_constrained_clean(cam, picture_thresh=7, boundary_thresh=5, time_limit_
 
     def body(d, p, i):
         out = np.empty(d[0].shape, bool)
-        common = np.result_type(d[0], d[1])  # the mean time is computed in it, as numpy.average does
+        common = np.result_type(d[0].dtype, d[1].dtype, np.float32)  # numpy.average's dtype
         K.time_constrained_clean_kernel(d[0].astype(common, copy=False), d[1].astype(common, copy=False),
                                         p[0], p[1], i[0], p[2], p[3], indptr, indices, out)
         return out

@@ -213,6 +213,12 @@ def hillas_parameters(cam, frame="telescope", *, quality=None, image=None, mask=
     return _split(block, "hillas_column", [("hillas", c) for c in K.HILLAS_COLUMNS], frame)
 
 
+def _float_array(values):
+    """Contiguous, and float64 for integer data (e.g. true images), whose statistics numpy takes in float64."""
+    values = np.ascontiguousarray(values)
+    return values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float64)
+
+
 def _split(block, dim, columns, frame):
     data = {}
     for k, (group, column) in enumerate(columns):
@@ -336,9 +342,9 @@ def image_parameters(cam, frame="telescope", *, quality=None, timing_starts="ran
                  geom.border_pixel_mask(2), geom.neighbor_indptr, geom.neighbor_indices)
 
     def func(img, times, msk, k, st, ok):
-        img = np.ascontiguousarray(img)
+        img = _float_array(img)
         msk = np.ascontiguousarray(msk)
-        times = np.ascontiguousarray(times) if has_times else img
+        times = _float_array(times) if has_times else img
         n = img.shape[0]
         out = np.empty((n, len(K.PARAMETER_COLUMNS)))
         morphology = np.empty((n, len(K.MORPHOLOGY_COLUMNS)), np.int32)
