@@ -250,6 +250,8 @@ def test_errors(lst_group):
         calibrate(lst_group.isel(sample=slice(0, 4)), "TwoPassWindowSum", tel_types={1: "LST_LST_LSTCam"})
     with pytest.raises(TypeError):
         make_extractor(42)
+    with pytest.raises(NotImplementedError):
+        make_extractor("TwoPassWindowSum").window(lst_group)
 
 
 def test_window_and_peaks_describe_the_extraction(lst_group):

@@ -280,6 +280,8 @@ class ImageExtractor(param.Parameterized):
         -------
         start, stop : xarray.DataArray of int64 on (tel_event, pixel)
         """
+        if type(self)._peak is ImageExtractor._peak:
+            raise NotImplementedError(f"{type(self).__name__} has no single window per pixel")
         options = self.resolved(ds, tel_types)
         peak = self.find_peaks(ds, tel_types=tel_types, broken_pixels=broken_pixels)
         n = ds.sizes["sample"]
