@@ -10,7 +10,8 @@ separate environment through ``ctapipe_reco_dump.py``:
    reconstructs from them. Then iactx's own chain (``iactx.image.processor.dl1``
    and the reconstruction) against ctapipe's.
 2. Toy stereo events (:func:`iactx.reco.geometry_toy.stereo_geometry_toy`)
-   on the subarray of the same file, with noise on the centroids and axes:
+   on the subarray of the same file (on-axis, diffuse, and diffuse with
+   divergent pointing), with noise on the centroids and axes:
    the same Hillas parameters go to ctapipe (``hillas`` mode, float64
    pointing) and to iactx.
 
@@ -173,9 +174,10 @@ def main(argv=None):
         ok &= good
         # 2. toy stereo events on the same subarray
         subarray = tree.iact.subarray()
-        for label, offset in (("on-axis", 0.0), ("diffuse within 3 deg", 3.0)):
+        for label, offset, divergence in (("on-axis", 0.0, 0.0), ("diffuse within 3 deg", 3.0, 0.0),
+                                          ("diffuse within 3 deg, divergent pointing (1.5 deg)", 3.0, 1.5)):
             toy = stereo_geometry_toy(args.n_toy, subarray=subarray, seed=args.seed, pointing=(70.0, 180.0),
-                                      source_offset=offset, cog_noise=0.02, psi_noise=3.0)
+                                      source_offset=offset, divergence=divergence, cog_noise=0.02, psi_noise=3.0)
             np.savez(tmp / "toy_in.npz", **hillas_inputs(toy))
             dump(args.ctapipe_python, "hillas", tmp / "toy_in.npz", path, tmp / "toy.npz")
             toy_ref = dict(np.load(tmp / "toy.npz"))

@@ -69,6 +69,19 @@ def test_off_axis_toy_recovers_direction_exactly():
     assert ds[f"{P}_alt_uncert"].values[valid].max() < 1e-5
 
 
+def test_divergent_pointing_toy_recovers_direction_exactly():
+    tree = stereo_geometry_toy(300, seed=14, divergence=1.5, source_offset=1.0)
+    pointings = np.concatenate([tree[n].ds.pointing_alt.values for n in tree.iact.cameras])
+    assert np.ptp(pointings) > 2.0
+    ds = reconstruct(tree).ds
+    valid = ds[f"{P}_is_valid"].values
+    assert valid.sum() > 250
+    assert separation(ds, ds.true_alt.values, ds.true_az.values)[valid].max() < 1e-9
+    np.testing.assert_allclose(ds[f"{P}_h_max"].values[valid], ds.true_h_max.values[valid], atol=1e-6)
+    core_error = np.hypot(ds[f"{P}_core_x"] - ds.true_core_x, ds[f"{P}_core_y"] - ds.true_core_y).values[valid]
+    assert np.median(core_error) < 1.0
+
+
 def test_toy_psi_puts_the_second_point_on_the_great_circle():
     rng = np.random.default_rng(0)
     angle = rng.uniform(0, 2 * np.pi, 50)

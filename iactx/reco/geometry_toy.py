@@ -132,7 +132,7 @@ def image_axis_psi(cog_lon, cog_lat, normal, step, guess, iterations=20):
 
 
 def stereo_geometry_toy(n_events=100, *, subarray=None, seed=0, pointing=(70.0, 0.0), source_offset=0.0,
-                        wobble=None, core_radius=250.0, h_max=(7000.0, 12000.0), max_impact=400.0, cog_noise=0.0,
+                        wobble=None, divergence=0.0, core_radius=250.0, h_max=(7000.0, 12000.0), max_impact=400.0, cog_noise=0.0,
                         psi_noise=0.0, obs_id=1, first_event_id=1, focal_length="effective"):
     """An event tree of stereo events with known geometry and Hillas parameters.
 
@@ -154,6 +154,11 @@ def stereo_geometry_toy(n_events=100, *, subarray=None, seed=0, pointing=(70.0, 
     wobble : (float, float), optional
         A point source at this offset ``(fov_lon, fov_lat)`` from the
         pointing [deg] (nominal frame), added to ``source_offset``'s draw.
+    divergence : float
+        Divergent pointing: each telescope points this far [deg] from the
+        array pointing, offset in the nominal frame along
+        ``(fov_lon, fov_lat) = (-y, x) / r`` for a telescope at ground
+        position ``(x, y)`` and distance ``r`` from the array centre.
     core_radius : float
         Cores are uniform in a disk of this radius around the array centre [m].
     h_max : (float, float)
@@ -206,8 +211,14 @@ def stereo_geometry_toy(n_events=100, *, subarray=None, seed=0, pointing=(70.0, 
     impact = np.linalg.norm(np.cross(rel, direction[ev]), axis=1)
     to_max = shower_max[ev] - positions[tel]
     cog_alt, cog_az = proj.cartesian_to_altaz(to_max)
-    cog_lon, cog_lat = proj.altaz_to_telescope(cog_alt, cog_az, p_alt, p_az)
-    src_lon, src_lat = proj.altaz_to_telescope(true_alt[ev], true_az[ev], p_alt, p_az)
+    # telescope pointings: the array pointing, offset by the divergence in a direction set by the position
+    norm = np.hypot(positions[:, 0], positions[:, 1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out_x, out_y = np.where(norm > 0, positions[:, 0] / norm, 0.0), np.where(norm > 0, positions[:, 1] / norm, 0.0)
+    tel_alt, tel_az = proj.nominal_to_altaz(-divergence * out_y, divergence * out_x, p_alt, p_az)
+    t_alt, t_az = tel_alt[tel], tel_az[tel]
+    cog_lon, cog_lat = proj.altaz_to_telescope(cog_alt, cog_az, t_alt, t_az)
+    src_lon, src_lat = proj.altaz_to_telescope(true_alt[ev], true_az[ev], t_alt, t_az)
 
     descriptions = subarray.tel
     focal = np.array([descriptions[t].optics.focal_length(focal_length) for t in tel_ids])
@@ -219,13 +230,13 @@ def stereo_geometry_toy(n_events=100, *, subarray=None, seed=0, pointing=(70.0, 
         & (np.hypot(src_lon - cog_lon, src_lat - cog_lat) > 0.02)
     ev, tel = ev[seen], tel[seen]
     cog_lon, cog_lat, src_lon, src_lat = cog_lon[seen], cog_lat[seen], src_lon[seen], src_lat[seen]
-    impact = impact[seen]
+    impact, t_alt, t_az = impact[seen], t_alt[seen], t_az[seen]
 
     # the plane through the telescope and the shower axis, in the telescope frame's cartesian axes
     normal_ground = np.cross(to_max[seen], direction[ev])
     normal_altaz = normal_ground * np.array([1.0, -1.0, 1.0])  # ground (x north, y west) -> AltAz (y east)
-    rotation = proj.sky_offset_matrix(p_az, p_alt)
-    normal = normal_altaz @ rotation.T
+    rotation = proj.sky_offset_matrix(t_az, t_alt)
+    normal = np.einsum("...ij,...j->...i", rotation, normal_altaz)
     step = 0.1 * cam_radius_deg[tel]
     guess = np.rad2deg(np.arctan2(src_lat - cog_lat, src_lon - cog_lon))
     psi = image_axis_psi(cog_lon, cog_lat, normal, step, guess)
@@ -264,8 +275,8 @@ def stereo_geometry_toy(n_events=100, *, subarray=None, seed=0, pointing=(70.0, 
             "hillas_psi": (psi[rows], "deg"),
             "hillas_length": (length[rows], "deg"),
             "hillas_width": (width[rows], "deg"),
-            "pointing_alt": (np.full(rows.size, p_alt), "deg"),
-            "pointing_az": (np.full(rows.size, p_az), "deg"),
+            "pointing_alt": (t_alt[rows], "deg"),
+            "pointing_az": (t_az[rows], "deg"),
             "focal_length": (focal[tel[rows]], "m"),
             "true_impact_distance": (impact[rows], "m"),
         }
