@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/iactx demo
+	$(BIN)/iactx process --output demo.dl1.nc --overwrite --progress
+	$(BIN)/iactx info demo.dl1.nc
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info demo.dl1.nc demo.dl1.nc.provenance.json

@@ -94,6 +94,17 @@ class ComponentRegistry:
                 raise ConfigError(f"{section}.{name}: {err}") from err
         return instance
 
+    def validate(self, config):
+        """Build every configured component once, so that bad values fail before any work.
+
+        Raises
+        ------
+        ConfigError
+            Naming ``Class.parameter`` of the first bad value.
+        """
+        for section in config:
+            self.create(section, config)
+
     def describe(self):
         """Every component and parameter with its default and doc, for ``--help``."""
         lines = []

@@ -48,7 +48,7 @@ class ImageQualityQuery(param.Parameterized):
     """
 
     quality_criteria = param.List(default=list(DEFAULT_IMAGE_CRITERIA), doc=(
-        "Ordered (name, expression) pairs; an expression uses the name 'image' for the "
+        "Ordered (name, expression) pairs (or {name: expression}); an expression uses the name 'image' for the "
         "pixel values surviving cleaning, e.g. ('size_greater_0', 'image.sum() > 0'), or is a "
         "one-argument lambda. Allowed: numbers, arithmetic, comparisons, and/or/not, np.<reduction>(...) "
         "and image.<reduction>() with sum, count_nonzero, max, min, mean, std, median, any, all, and image.size."))
@@ -56,7 +56,12 @@ class ImageQualityQuery(param.Parameterized):
     def __init__(self, **params):
         super().__init__(**params)
         self._compiled = None
-        self.param.watch(lambda _: setattr(self, "_compiled", None), ["quality_criteria"])
+        self.criteria  # noqa: B018 - check the criteria now, not at the first image
+        self.param.watch(self._recompile, ["quality_criteria"])
+
+    def _recompile(self, _event):
+        self._compiled = None
+        self.criteria  # noqa: B018
 
     @property
     def criteria(self):
@@ -64,8 +69,11 @@ class ImageQualityQuery(param.Parameterized):
         if self._compiled is None:
             compiled = []
             for item in self.quality_criteria:
+                if isinstance(item, dict) and len(item) == 1:  # ctapipe's {"name": "expression"} form
+                    item = next(iter(item.items()))
                 if not isinstance(item, (list, tuple)) or len(item) != 2:
-                    raise ValueError(f"quality criterion {item!r}: expected a (name, expression) pair")
+                    raise ValueError(f"quality criterion {item!r}: expected a (name, expression) pair "
+                                     "or {name: expression}")
                 name, text = item
                 compiled.append(compile_criterion(str(name), _as_lambda(text)))
             self._compiled = compiled

@@ -178,6 +178,9 @@ class EventTreeWriter:
             with h5netcdf.File(self._tmp, "a") as f:
                 for key, value in self._extra_attrs.items():
                     f.attrs[key] = value
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode
         os.replace(self._tmp, self.path)
         return self.path
 

@@ -1,8 +1,9 @@
 """The ``iactx`` command.
 
 ``iactx info FILE [FILE ...]`` summarises sim_telarray and event-tree files;
-``iactx demo`` runs the main job on built-in data. Every failure ends with a
-one-line message and a non-zero exit code.
+``iactx process`` turns event files (by default the built-in toy
+simulation) into DL1 event trees. Every failure ends with a one-line
+message and a non-zero exit code; Ctrl-C leaves no output behind.
 """
 
 from __future__ import annotations
@@ -54,21 +55,55 @@ def _simtel_summary(path, source_class, summarize):
     return summarize(last, title=f"{path} (sim_telarray)", n_events=n_events, tel_event_counts=counts)
 
 
-def _demo(args):
-    from ..io.summary import summarize
+def _process(args, overrides):
+    from ..config.files import merge_configs, parse_overrides, read_config_file
+    from .process import build_registry, process_files
 
-    try:
-        from ..io.toy import toy_events
-    except ImportError:
-        raise RuntimeError("the built-in toy simulation is not available in this version") from None
-    tree = toy_events(args.n_events, seed=args.seed)
-    print(summarize(tree, title=f"toy simulation, {args.n_events} events (seed {args.seed})"))
-    if args.output:
-        from ..io.dl1 import write_dl1
-
-        write_dl1(tree, args.output, overwrite=args.overwrite)
-        print(f"written to {args.output}")
+    registry = build_registry()
+    if args.help_all:
+        print(registry.describe())
+        return 0
+    files = [read_config_file(path) for path in args.config]
+    flags = {"EventSource": {}, "DataWriter": {}, "ProcessorTool": {}}
+    for value, section, name in (
+        (args.input, "EventSource", "input_url"), (args.max_events, "EventSource", "max_events"),
+        (args.allowed_tels, "EventSource", "allowed_tels"), (args.output, "DataWriter", "output_path"),
+        (args.overwrite, "DataWriter", "overwrite"), (args.write_images, "DataWriter", "write_dl1_images"),
+        (args.progress, "ProcessorTool", "progress_bar"), (args.reconstruct, "ProcessorTool", "reconstruct"),
+    ):
+        if value is not None:
+            flags[section][name] = value
+    config = registry.normalize(merge_configs(*files, parse_overrides(overrides), flags))
+    if args.reconstruct:
+        config.setdefault("DataWriter", {}).setdefault("write_dl2", True)
+    registry.validate(config)
+    if args.show_config:
+        print(_resolved_config_text(registry, config))
+        return 0
+    if "progress_bar" not in config.get("ProcessorTool", {}):
+        config.setdefault("ProcessorTool", {})["progress_bar"] = sys.stderr.isatty()
+    record = process_files(registry, config)
+    print(f"processed {record['n_events']} events in {record['duration']:.1f} s -> "
+          f"{config.get('DataWriter', {}).get('output_path', 'events.dl1.nc')}")
     return 0
+
+
+def _resolved_config_text(registry, config):
+    """Every component's parameters after files and options, as YAML."""
+    import yaml
+
+    resolved = {}
+    for section in registry.components:
+        instance = registry.create(section, config)
+        resolved[section] = {name: getattr(instance, name) for name in registry.parameter_names(section)}
+    return yaml.safe_dump(resolved, sort_keys=False, default_flow_style=None)
+
+
+def _tel_list(text):
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated telescope ids, got {text!r}") from None
 
 
 def _warning_to_log(message, category, filename, lineno, file=None, line=None):
@@ -87,22 +122,43 @@ def build_parser():
     info.add_argument("files", nargs="+", metavar="FILE")
     info.set_defaults(run=_info)
 
-    demo = sub.add_parser("demo", help="run the main job on the built-in toy simulation")
-    demo.add_argument("--n-events", type=int, default=200, help="events to simulate (default 200)")
-    demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    demo.add_argument("--output", help="also write the event tree to this NetCDF file")
-    demo.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    demo.set_defaults(run=_demo)
+    process = sub.add_parser(
+        "process", help="process event files (or the built-in toy simulation) to a DL1 event tree",
+        description="Calibrate, clean and parameterise every telescope event of the input files and write "
+                    "one NetCDF-4 event tree. Any component parameter can be set with "
+                    "--ClassName.parameter=value (see --help-all); later config files override earlier "
+                    "ones, options override files.")
+    process.add_argument("--input", "-i", nargs="+", metavar="FILE",
+                         help="sim_telarray or event-tree files; none: the built-in toy simulation")
+    process.add_argument("--output", "-o", metavar="OUT", help="output file (.nc or .h5, NetCDF-4)")
+    process.add_argument("--config", "-c", action="append", default=[], metavar="F",
+                         help="configuration file (YAML, JSON or TOML); may be repeated")
+    process.add_argument("--max-events", "-m", type=int, help="stop after this many events")
+    process.add_argument("--allowed-tels", "-t", type=_tel_list, help="comma-separated telescope ids")
+    process.add_argument("--write-images", action=argparse.BooleanOptionalAction, default=None,
+                         help="store DL1 images (image, peak_time, image_mask)")
+    process.add_argument("--overwrite", action="store_true", default=None, help="replace an existing output")
+    process.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                         help="progress bar with events per second (default: on a terminal)")
+    process.add_argument("--reconstruct", action="store_true", default=None,
+                         help="also run the stereo reconstruction (HillasReconstructor)")
+    process.add_argument("--show-config", action="store_true", help="print the resolved configuration and exit")
+    process.add_argument("--help-all", action="store_true",
+                         help="list every configurable parameter with its default and exit")
+    process.set_defaults(run=_process, accepts_overrides=True)
     return parser
 
 
 def main(argv=None):
     """Entry point of the ``iactx`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_overrides", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=args.log_level, format="%(levelname)s: %(message)s")
     warnings.showwarning = _warning_to_log
     try:
-        return args.run(args)
+        return args.run(args, extra) if getattr(args, "accepts_overrides", False) else args.run(args)
     except KeyboardInterrupt:
         print("iactx: interrupted", file=sys.stderr)
         return 130

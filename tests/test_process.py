@@ -1,0 +1,160 @@
+"""`iactx process`: end to end on the sample files, configuration, errors, interruption."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import data_file
+
+import iactx
+from iactx.image.cleaning import tailcuts_clean
+from iactx.tools.cli import main
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*no effective focal length")
+
+STAGE1 = {
+    "Stage1ProcessorTool": {
+        "config_file": "",
+        "output_path": "events.dl1.h5",
+        "overwrite": True,
+        "write_images": True,
+        "image_extractor_type": "NeighborPeakWindowSum",
+        "image_cleaner_type": "TailcutsImageCleaner",
+    },
+    "TailcutsImageCleaner": {
+        "boundary_threshold_pe": [
+            {"type": "*", "value": 5.0}, {"type": "LST*", "value": 3.0}, {"type": "MST*", "value": 4.0}],
+        "min_picture_neighbors": [{"type": "*", "value": 2}],
+        "picture_threshold_pe": [
+            {"type": "*", "value": 10.0}, {"type": "LST_LST_LSTCam", "value": 6.0},
+            {"type": "MST_MST_NectarCam", "value": 6.0}],
+    },
+    "ImageQualityQuery": {
+        "quality_criteria": [
+            {"enough_pixels": "lambda im: np.count_nonzero(im) > 2"},
+            {"enough_charge": "lambda im: im.sum() > 50"},
+        ]
+    },
+}
+
+
+def test_process_sample_file(tmp_path, capsys):
+    out = tmp_path / "events.dl1.nc"
+    assert main(["process", "--input", str(data_file("camsettings_v6.simtel.zst")), "--output", str(out)]) == 0
+    assert "processed 1 events" in capsys.readouterr().out
+    tree = iactx.open_dl1(out)
+    plain = xr.open_datatree(out, engine="h5netcdf")
+    assert set(plain.children) == {"instrument", "LSTcam", "NectarCam"}
+    lst = tree["LSTcam"].ds
+    assert lst["tel"].values.tolist() == [1, 2, 3, 4]
+    assert lst["hillas_intensity"].attrs["units"] == "pe"
+    assert np.all(lst["hillas_intensity"].fillna(0) >= 0)
+    assert "waveform" not in lst and "image" not in lst  # parameters only by default
+    record = json.loads((tmp_path / "events.dl1.nc.provenance.json").read_text())
+    assert record["n_events"] == 1
+    assert record["inputs"][0]["sha256"] == \
+        "83cb1ea018099365f1fbb41af977eff6d288acca7fb99829a76857e59e83b99f"
+    assert json.loads(tree.attrs["provenance"])["tool"] == "iactx process"
+
+
+def test_ctapipe_stage1_config_runs_unchanged(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "stage1.json").write_text(json.dumps(STAGE1))
+    path = data_file("lst_muons_with_true_photons.simtel.zst")
+    assert main(["process", "--input", str(path), "--config", "stage1.json"]) == 0
+    tree = iactx.open_dl1(tmp_path / "events.dl1.h5")
+    cam = tree["LSTCam"].ds
+    # the LST telescopes were cleaned with 6 / 3 p.e.
+    expected = tailcuts_clean(cam, picture_thresh=6.0, boundary_thresh=3.0, min_number_picture_neighbors=2)
+    np.testing.assert_array_equal(cam["image_mask"].values, expected.values)
+    default = tailcuts_clean(cam, picture_thresh=10.0, boundary_thresh=5.0, min_number_picture_neighbors=2)
+    assert cam["image_mask"].sum() > default.sum()
+    # images with fewer than 3 pixels or 50 p.e. fail the quality query and get no parameters
+    n_pixels = cam["image_mask"].sum("pixel")
+    charge = cam["image"].where(cam["image_mask"]).sum("pixel")
+    fails = (n_pixels <= 2) | (charge <= 50)
+    assert np.all(np.isnan(cam["hillas_intensity"].values[fails.values]))
+    assert np.all(np.isfinite(cam["hillas_intensity"].values[~fails.values]))
+
+
+def test_toy_simulation_without_input(tmp_path):
+    out = tmp_path / "toy.nc"
+    assert main(["process", "--output", str(out), "--max-events", "30", "--EventSource.batch_size=10",
+                 "--write-images"]) == 0
+    tree = iactx.open_dl1(out)
+    assert tree.sizes["event"] == 30
+    assert any("image" in tree[c].ds for c in tree.iact.cameras)
+
+
+def test_show_config_and_help_all(capsys):
+    assert main(["process", "--show-config", "--TailcutsImageCleaner.picture_threshold_pe=8",
+                 "--output", "x.nc"]) == 0
+    text = capsys.readouterr().out
+    assert "picture_threshold_pe: 8" in text
+    assert "output_path: x.nc" in text
+    assert main(["process", "--help-all"]) == 0
+    text = capsys.readouterr().out
+    assert "--TailcutsImageCleaner.picture_threshold_pe=10.0" in text
+    assert "--NeighborPeakWindowSum.window_width=7" in text
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--input", "/no/such/file.simtel.zst"], "input file not found: /no/such/file.simtel.zst"),
+    (["--TailcutsImageCleaner.picture_treshold_pe=5"], "did you mean 'picture_threshold_pe'"),
+    (["--Cleaner.x=1"], "unknown configuration section 'Cleaner'"),
+    (["--NeighborPeakWindowSum.window_width=0"], "NeighborPeakWindowSum.window_width"),
+    (["--TailcutsImageCleaner.min_picture_neighbors=two"], "TailcutsImageCleaner.min_picture_neighbors"),
+    (["--ImageQualityQuery.quality_criteria=[[evil, \"lambda im: __import__('os')\"]]"],
+     "quality criterion 'evil'"),
+    (["--config", "/no/such/config.yaml"], "config file not found: /no/such/config.yaml"),
+    (["--max-events", "0"], "EventSource.max_events"),
+])
+def test_bad_input_gives_one_line_and_no_output(tmp_path, capsys, args, message):
+    out = tmp_path / "out.nc"
+    assert main(["process", "--output", str(out), "--max-events", "2", *args]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1]
+    assert err[-1].startswith("iactx process: error:")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_foreign_input_file(tmp_path, capsys):
+    foreign = tmp_path / "table.csv"
+    foreign.write_text("a,b\n1,2\n")
+    assert main(["process", "--input", str(foreign), "--output", str(tmp_path / "o.nc")]) == 1
+    assert "table.csv" in capsys.readouterr().err
+    assert not (tmp_path / "o.nc").exists()
+
+
+def test_existing_output_is_refused(tmp_path, capsys):
+    out = tmp_path / "o.nc"
+    out.write_text("keep me")
+    assert main(["process", "--output", str(out), "--max-events", "2"]) == 1
+    assert "output file exists" in capsys.readouterr().err
+    assert out.read_text() == "keep me"
+
+
+def test_interrupted_run_leaves_no_output(tmp_path):
+    out = tmp_path / "big.nc"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iactx.tools.cli", "process", "--output", str(out),
+         "--EventSource.toy_events=100000", "--EventSource.batch_size=20"],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    # wait until the run has written a first batch to its temporary file
+    while time.time() < deadline and not any(p.name.endswith(".part") and p.stat().st_size > 0
+                                             for p in tmp_path.iterdir()):
+        time.sleep(0.5)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "stopped after" in err and "no output written" in err
+    assert list(tmp_path.iterdir()) == []
