@@ -63,6 +63,22 @@ def test_process_sample_file(tmp_path, capsys):
     assert json.loads(tree.attrs["provenance"])["tool"] == "iactx process"
 
 
+def test_reconstruct_writes_the_stereo_geometry(tmp_path):
+    out = tmp_path / "stereo.nc"
+    assert main(["process", "--input", str(data_file("camsettings_v6.simtel.zst")), "--output", str(out),
+                 "--reconstruct"]) == 0
+    tree = iactx.open_dl1(out)
+    assert tree.ds["HillasReconstructor_is_valid"].values.tolist() == [True]
+    assert tree.ds["HillasReconstructor_alt"].attrs["units"] == "deg"
+    # a 200 GeV gamma seen by 7 telescopes: the direction within a quarter degree of the truth
+    assert abs(tree.ds["HillasReconstructor_alt"].item() - tree.ds["true_alt"].item()) < 0.25
+    assert abs(tree.ds["HillasReconstructor_az"].item() - tree.ds["true_az"].item()) < 0.5
+    assert "HillasReconstructor_tel_impact_distance" in tree["LSTcam"].ds
+    plain = tmp_path / "plain.nc"
+    assert main(["process", "--input", str(data_file("camsettings_v6.simtel.zst")), "--output", str(plain)]) == 0
+    assert not any(v.startswith("HillasReconstructor") for v in iactx.open_dl1(plain).ds.data_vars)
+
+
 def test_ctapipe_stage1_config_runs_unchanged(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "stage1.json").write_text(json.dumps(STAGE1))

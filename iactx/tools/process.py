@@ -31,6 +31,9 @@ IMAGE_VARIABLES = {"image", "peak_time", "image_mask", "true_image", "is_valid"}
 #: per-telescope-event context always written
 KEPT_VARIABLES = {"pointing_alt", "pointing_az", "focal_length"}
 _MUON_PREFIXES = ("muonring_", "muonparameters_", "muonefficiency_")
+_STEREO_PREFIX = "HillasReconstructor_"
+#: per-telescope-event stereo outputs without the prefix
+_STEREO_VARIABLES = {"core_psi"}
 
 #: sections of ctapipe configuration files and where their parameters go here
 CTAPIPE_ALIASES = {
@@ -51,9 +54,10 @@ def build_registry():
     """Every configurable component of ``iactx process``, with ctapipe's section names."""
     from ..calib.calibrator import COMPONENTS as CALIBRATION
     from ..image.processor import COMPONENTS as IMAGE
+    from ..reco import COMPONENTS as STEREO
 
     components = {"ProcessorTool": ProcessorTool, "EventSource": EventSource, "DataWriter": DataWriter,
-                  **CALIBRATION, **IMAGE}
+                  **CALIBRATION, **IMAGE, **STEREO}
     return ComponentRegistry(components, aliases=CTAPIPE_ALIASES)
 
 
@@ -74,6 +78,8 @@ def select_output(tree, writer):
             return writer.write_dl1_images
         if name.startswith(_MUON_PREFIXES):
             return writer.write_muon_parameters
+        if name.startswith(_STEREO_PREFIX) or name in _STEREO_VARIABLES:
+            return writer.write_dl2
         return name in KEPT_VARIABLES or writer.write_dl1_parameters
 
     def per_camera(ds):
@@ -83,7 +89,7 @@ def select_output(tree, writer):
     tree = tree.iact.map_cameras(per_camera)
     if not writer.write_dl2:
         root = tree.to_dataset(inherit=False)
-        dl2 = [n for n in root.data_vars if n.startswith("HillasReconstructor_")]
+        dl2 = [n for n in root.data_vars if n.startswith(_STEREO_PREFIX)]
         if dl2:
             nodes = {node.path: node.to_dataset(inherit=False) for node in tree.subtree}
             nodes["/"] = root.drop_vars(dl2)
@@ -130,14 +136,6 @@ def _input_batches(source):
             yield batch
 
 
-def _reconstruct(tree, config):
-    try:
-        from ..reco.hillas_reconstructor import reconstruct
-    except ImportError:
-        raise RuntimeError("stereo reconstruction is not available in this version") from None
-    return reconstruct(tree, config)
-
-
 def _progress(enabled, total):
     from tqdm import tqdm
 
@@ -166,6 +164,7 @@ def process_files(registry, config):
         events done is logged.
     """
     from ..image.processor import ImageProcessor
+    from ..reco import reconstruct_chain
 
     source = registry.create("EventSource", config)
     _check_inputs(source.input_url)
@@ -184,7 +183,7 @@ def process_files(registry, config):
             for batch in _input_batches(source):
                 tree = image_processor(batch)
                 if tool.reconstruct:
-                    tree = _reconstruct(tree, config)
+                    tree = reconstruct_chain(tree, config)
                 writer.append(select_output(tree, writer_config))
                 n = batch.sizes["event"]
                 done += n
