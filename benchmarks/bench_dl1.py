@@ -9,12 +9,14 @@ timing-fit starts) on the batch; ctapipe runs ``ImageProcessor`` (same
 defaults, true-image parameters off) event by event in its own environment
 (``ctapipe_dl1_dump.py bench``).
 
-Figures are medians over ``--runs`` runs, as telescope events per second,
+Figures are medians over ``--rounds`` x ``--runs`` runs (rounds alternate
+iactx and ctapipe processes so that both see the same load), as telescope
+events per second,
 with numba on one thread (``NUMBA_NUM_THREADS=1``, like ctapipe) and on all
 threads; both as CPU time (robust when the machine is shared) and wall
 time.
 
-usage: python benchmarks/bench_dl1.py [--batch 2000] [--runs 7] [--ctapipe-python PATH] [--data DIR]
+usage: python benchmarks/bench_dl1.py [--batch 2000] [--rounds 3] [--runs 3] [--ctapipe-python PATH] [--data DIR]
 """
 
 from __future__ import annotations
@@ -90,7 +92,8 @@ def child(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=2000, help="telescope events per iactx batch")
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per process")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of iactx and ctapipe processes")
     parser.add_argument("--ctapipe-python", default=os.environ.get("CTAPIPE_PYTHON", "/work/ctapipe-venv/bin/python"))
     parser.add_argument("--data", default=os.environ.get("IACTX_DATA_PATH", "/work/shared/data/simtel"))
     parser.add_argument("--json", help="write the raw timings to this file")
@@ -100,23 +103,30 @@ def main(argv=None):
         return child(args)
     data = Path(args.data)
     results = {}
-    for label, threads in (("iactx, 1 thread", "1"), ("iactx, all threads", str(os.cpu_count()))):
-        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
-        out = subprocess.run([sys.executable, __file__, "--child", "--batch", str(args.batch), "--runs",
-                              str(args.runs), "--data", str(data)], env=env, capture_output=True, text=True)
+
+    def record(label, out):
         if out.returncode:
             raise RuntimeError(out.stderr[-3000:])
-        results[label] = json.loads(out.stdout.strip().splitlines()[-1])
-    out = subprocess.run([args.ctapipe_python, str(HERE / "ctapipe_dl1_dump.py"), "bench",
-                          *[str(data / f) for f in FILES], "--camera", "lst", "--repeat", "30",
-                          "--runs", str(args.runs)], capture_output=True, text=True)
-    if out.returncode:
-        raise RuntimeError(out.stderr[-3000:])
-    results["ctapipe ImageProcessor"] = json.loads(out.stdout.strip().splitlines()[-1])
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        into = results.setdefault(label, {k: [] for k in ("seconds_per_tel_event", "cpu_seconds_per_tel_event")})
+        for key in ("seconds_per_tel_event", "cpu_seconds_per_tel_event"):
+            into[key].extend(r[key])
+        into.update({k: v for k, v in r.items() if k not in into})
+
+    # rounds alternate the tools, so that both see the same load on a shared machine
+    for _ in range(args.rounds):
+        for label, threads in (("iactx, 1 thread", "1"), ("iactx, all threads", str(os.cpu_count()))):
+            env = {**os.environ, "NUMBA_NUM_THREADS": threads}
+            record(label, subprocess.run([sys.executable, __file__, "--child", "--batch", str(args.batch), "--runs",
+                                          str(args.runs), "--data", str(data)], env=env, capture_output=True,
+                                         text=True))
+        record("ctapipe ImageProcessor", subprocess.run(
+            [args.ctapipe_python, str(HERE / "ctapipe_dl1_dump.py"), "bench", *[str(data / f) for f in FILES],
+             "--camera", "lst", "--repeat", "30", "--runs", str(args.runs)], capture_output=True, text=True))
     n_unique = results["iactx, 1 thread"]["n_unique_images"]
     print(f"cleaning + all image parameters, LST camera ({results['iactx, 1 thread']['n_pixels']} pixels), "
           f"{n_unique} distinct calibrated sample images, iactx batches of {args.batch}; "
-          f"medians of {args.runs} runs")
+          f"medians of {args.rounds * args.runs} runs ({args.rounds} alternating rounds)")
     for key, what in (("cpu_seconds_per_tel_event", "CPU time"), ("seconds_per_tel_event", "wall time")):
         reference = np.median(results["ctapipe ImageProcessor"][key])
         print(f" {what}:")

@@ -167,10 +167,7 @@ def merge_into(cam, new):
     for dim in ("tel_event", "pixel"):
         if dim in new.indexes and dim in cam.indexes and not new.indexes[dim].equals(cam.indexes[dim]):
             raise ValueError(f"cannot merge: '{dim}' differs from the camera group's")
-    out = cam.copy()
-    for name, var in new.data_vars.items():
-        out[name] = var.variable
-    return out
+    return cam.assign({name: var.variable for name, var in new.data_vars.items()})
 
 
 def _mask_result(da, name="image_mask"):

@@ -220,10 +220,13 @@ def _float_array(values):
 
 
 def _split(block, dim, columns, frame):
-    data = {}
-    for k, (group, column) in enumerate(columns):
-        data[_name(group, column, frame)] = block.isel({dim: k}, drop=True).assign_attrs(_attrs(group, column, frame))
-    return xr.Dataset(data)
+    """One variable per column of ``block`` (tel_event, dim), built as plain variables (one alignment)."""
+    block = block.transpose("tel_event", dim)
+    data = {_name(group, column, frame): xr.Variable(("tel_event",), block.data[:, k], _attrs(group, column, frame))
+            for k, (group, column) in enumerate(columns)}
+    coords = xr.Coordinates({name: block.coords[name].variable for name in block.coords if name != dim},
+                            indexes={name: index for name, index in block.xindexes.items() if name != dim})
+    return xr.Dataset(data, coords=coords)
 
 
 def count_timing_points(cam, quality=None, *, image=None, peak_time=None, mask=None, valid=None):
@@ -362,5 +365,5 @@ def image_parameters(cam, frame="telescope", *, quality=None, timing_starts="ran
         output_sizes={"parameter_column": len(K.PARAMETER_COLUMNS), "morphology_column": len(K.MORPHOLOGY_COLUMNS)},
     )
     result = _split(block, "parameter_column", K.PARAMETER_COLUMNS, frame)
-    return result.merge(_split(morph, "morphology_column", [("morphology", c) for c in K.MORPHOLOGY_COLUMNS],
-                               frame))
+    morphology = _split(morph, "morphology_column", [("morphology", c) for c in K.MORPHOLOGY_COLUMNS], frame)
+    return result.assign({name: var.variable for name, var in morphology.data_vars.items()})
