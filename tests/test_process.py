@@ -174,3 +174,22 @@ def test_interrupted_run_leaves_no_output(tmp_path):
     assert proc.returncode == 130
     assert "stopped after" in err and "no output written" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_muons_command_writes_the_muon_table(tmp_path, capsys):
+    out = tmp_path / "muons.nc"
+    path = data_file("lst_muons_with_true_photons.simtel.zst")
+    assert main(["muons", "--input", str(path), "--output", str(out)]) == 0
+    cam = iactx.open_dl1(out)["LSTCam"].ds
+    assert cam.sizes["tel_event"] == 3
+    # the three LST muon rings: radius about 1.2 deg, optical efficiency of tens of per cent
+    np.testing.assert_allclose(cam["muonring_radius"], 1.2, atol=0.05)
+    assert np.all((cam["muonefficiency_optical_efficiency"] > 0.1) & (cam["muonefficiency_optical_efficiency"] < 0.4))
+    assert not any(name.startswith("hillas_") for name in cam.data_vars)
+    record = json.loads((tmp_path / "muons.nc.provenance.json").read_text())
+    assert record["tool"] == "iactx muons"
+    with_dl1 = tmp_path / "dl1_and_muons.nc"
+    assert main(["process", "--input", str(path), "--output", str(with_dl1), "--write-muon-parameters"]) == 0
+    both = iactx.open_dl1(with_dl1)["LSTCam"].ds
+    assert "hillas_intensity" in both and "muonring_radius" in both
+    np.testing.assert_allclose(both["muonring_radius"], cam["muonring_radius"])

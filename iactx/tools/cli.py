@@ -59,6 +59,7 @@ def _process(args, overrides):
     from ..config.files import merge_configs, parse_overrides, read_config_file
     from .process import build_registry, process_files
 
+    tool = f"iactx {args.command}"
     registry = build_registry()
     if args.help_all:
         print(registry.describe())
@@ -69,12 +70,16 @@ def _process(args, overrides):
         (args.input, "EventSource", "input_url"), (args.max_events, "EventSource", "max_events"),
         (args.allowed_tels, "EventSource", "allowed_tels"), (args.output, "DataWriter", "output_path"),
         (args.overwrite, "DataWriter", "overwrite"), (args.write_images, "DataWriter", "write_dl1_images"),
-        (args.progress, "ProcessorTool", "progress_bar"), (args.reconstruct, "ProcessorTool", "reconstruct"),
+        (args.write_muon_parameters, "DataWriter", "write_muon_parameters"),
+        (args.progress, "ProcessorTool", "progress_bar"), (getattr(args, "reconstruct", None), "ProcessorTool",
+                                                             "reconstruct"),
     ):
         if value is not None:
             flags[section][name] = value
+    if tool == "iactx muons":
+        flags["DataWriter"].update(write_muon_parameters=True, write_dl1_parameters=False)
     config = registry.normalize(merge_configs(*files, parse_overrides(overrides), flags))
-    if args.reconstruct:
+    if getattr(args, "reconstruct", None):
         config.setdefault("DataWriter", {}).setdefault("write_dl2", True)
     registry.validate(config)
     if args.show_config:
@@ -82,7 +87,7 @@ def _process(args, overrides):
         return 0
     if "progress_bar" not in config.get("ProcessorTool", {}):
         config.setdefault("ProcessorTool", {})["progress_bar"] = sys.stderr.isatty()
-    record = process_files(registry, config)
+    record = process_files(registry, config, tool=tool)
     print(f"processed {record['n_events']} events in {record['duration']:.1f} s -> "
           f"{config.get('DataWriter', {}).get('output_path', 'events.dl1.nc')}")
     return 0
@@ -111,6 +116,23 @@ def _warning_to_log(message, category, filename, lineno, file=None, line=None):
     log.warning("%s", message)
 
 
+def _add_processing_options(parser):
+    """Options shared by ``iactx process`` and ``iactx muons``."""
+    parser.add_argument("--input", "-i", nargs="+", metavar="FILE",
+                        help="sim_telarray or event-tree files; none: the built-in toy simulation")
+    parser.add_argument("--output", "-o", metavar="OUT", help="output file (.nc or .h5, NetCDF-4)")
+    parser.add_argument("--config", "-c", action="append", default=[], metavar="F",
+                        help="configuration file (YAML, JSON or TOML); may be repeated")
+    parser.add_argument("--max-events", "-m", type=int, help="stop after this many events")
+    parser.add_argument("--allowed-tels", "-t", type=_tel_list, help="comma-separated telescope ids")
+    parser.add_argument("--overwrite", action="store_true", default=None, help="replace an existing output")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar with events per second (default: on a terminal)")
+    parser.add_argument("--show-config", action="store_true", help="print the resolved configuration and exit")
+    parser.add_argument("--help-all", action="store_true",
+                        help="list every configurable parameter with its default and exit")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="iactx", description="Cherenkov-telescope events as labelled xarray data.")
     parser.add_argument("--version", action="version", version=f"iactx {__version__}")
@@ -128,23 +150,20 @@ def build_parser():
                     "one NetCDF-4 event tree. Any component parameter can be set with "
                     "--ClassName.parameter=value (see --help-all); later config files override earlier "
                     "ones, options override files.")
-    process.add_argument("--input", "-i", nargs="+", metavar="FILE",
-                         help="sim_telarray or event-tree files; none: the built-in toy simulation")
-    process.add_argument("--output", "-o", metavar="OUT", help="output file (.nc or .h5, NetCDF-4)")
-    process.add_argument("--config", "-c", action="append", default=[], metavar="F",
-                         help="configuration file (YAML, JSON or TOML); may be repeated")
-    process.add_argument("--max-events", "-m", type=int, help="stop after this many events")
-    process.add_argument("--allowed-tels", "-t", type=_tel_list, help="comma-separated telescope ids")
+    _add_processing_options(process)
     process.add_argument("--write-images", action=argparse.BooleanOptionalAction, default=None,
                          help="store DL1 images (image, peak_time, image_mask)")
-    process.add_argument("--overwrite", action="store_true", default=None, help="replace an existing output")
-    process.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                         help="progress bar with events per second (default: on a terminal)")
     process.add_argument("--reconstruct", action="store_true", default=None,
                          help="also run the stereo reconstruction (HillasReconstructor)")
-    process.add_argument("--show-config", action="store_true", help="print the resolved configuration and exit")
-    process.add_argument("--help-all", action="store_true",
-                         help="list every configurable parameter with its default and exit")
+    process.add_argument("--write-muon-parameters", action=argparse.BooleanOptionalAction, default=None,
+                         help="also fit muon rings and store the muon columns")
+    muons = sub.add_parser(
+        "muons", help="find muon rings in event files and write the muon table",
+        description="Calibrate and clean every telescope event, fit muon rings (ring, ring parameters, "
+                    "optical efficiency) with ctapipe's MuonProcessor selection, and write one NetCDF-4 "
+                    "event tree with the muon columns. Configured like 'iactx process'.")
+    _add_processing_options(muons)
+    muons.set_defaults(run=_process, accepts_overrides=True, write_images=None, write_muon_parameters=None)
     process.set_defaults(run=_process, accepts_overrides=True)
     return parser
 

@@ -53,11 +53,12 @@ CTAPIPE_ALIASES = {
 def build_registry():
     """Every configurable component of ``iactx process``, with ctapipe's section names."""
     from ..calib.calibrator import COMPONENTS as CALIBRATION
+    from ..image.muon import MUON_COMPONENTS as MUONS
     from ..image.processor import COMPONENTS as IMAGE
     from ..reco import COMPONENTS as STEREO
 
     components = {"ProcessorTool": ProcessorTool, "EventSource": EventSource, "DataWriter": DataWriter,
-                  **CALIBRATION, **IMAGE, **STEREO}
+                  **CALIBRATION, **IMAGE, **MUONS, **STEREO}
     return ComponentRegistry(components, aliases=CTAPIPE_ALIASES)
 
 
@@ -136,14 +137,14 @@ def _input_batches(source):
             yield batch
 
 
-def _progress(enabled, total):
+def _progress(enabled, total, description):
     from tqdm import tqdm
 
     return tqdm(total=total, unit="ev", disable=not enabled, dynamic_ncols=True, file=sys.stderr,
-                desc="iactx process")
+                desc=description)
 
 
-def process_files(registry, config):
+def process_files(registry, config, *, tool="iactx process"):
     """Run the configured processing; return the provenance record.
 
     One :class:`~iactx.image.processor.ImageProcessor` serves the whole run,
@@ -156,6 +157,8 @@ def process_files(registry, config):
         Components of the tool (:func:`build_registry`).
     config : dict
         Normalised configuration (``registry.normalize``).
+    tool : {"iactx process", "iactx muons"}
+        ``iactx muons`` keeps only the muon analysis of each telescope event.
 
     Raises
     ------
@@ -163,27 +166,30 @@ def process_files(registry, config):
         Re-raised after the partial output has been removed; the number of
         events done is logged.
     """
+    from ..image.muon import muon_tree
     from ..image.processor import ImageProcessor
     from ..reco import reconstruct_chain
 
     source = registry.create("EventSource", config)
     _check_inputs(source.input_url)
     writer_config = registry.create("DataWriter", config)
-    tool = registry.create("ProcessorTool", config)
+    options = registry.create("ProcessorTool", config)
     output = Path(writer_config.output_path)
-    provenance = Provenance("iactx process", config, inputs=source.input_url, output=output)
+    provenance = Provenance(tool, config, inputs=source.input_url, output=output)
     total = None if not source.input_url else source.max_events
     if not source.input_url:
         total = min(source.toy_events, source.max_events or source.toy_events)
     done = 0
     try:
         with EventTreeWriter(output, overwrite=writer_config.overwrite) as writer, \
-                _progress(tool.progress_bar, total) as bar:
+                _progress(options.progress_bar, total, tool) as bar:
             image_processor = ImageProcessor(config)
             for batch in _input_batches(source):
                 tree = image_processor(batch)
-                if tool.reconstruct:
+                if options.reconstruct:
                     tree = reconstruct_chain(tree, config)
+                if writer_config.write_muon_parameters:
+                    tree = muon_tree(tree, config, only_muons=tool == "iactx muons")
                 writer.append(select_output(tree, writer_config))
                 n = batch.sizes["event"]
                 done += n
