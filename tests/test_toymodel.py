@@ -9,7 +9,6 @@ import pytest
 from conftest import data_file
 from iactx.image import toymodel
 from iactx.image import toymodel_kernels as K
-from iactx.instrument import CameraGeometry
 from iactx.instrument.builtin import hexagonal_camera, mini_camera, square_camera, toy_telescope
 
 CAMERAS = {"hexagon": hexagonal_camera(), "square": square_camera()}
@@ -373,7 +372,5 @@ def test_waveform_model_checks_its_arguments():
         model.waveforms(np.ones(3), np.ones(3), nsb_rate=-0.1)
     with pytest.raises(ValueError, match="out must be"):
         model.waveforms(np.ones(3), np.ones(3), out=np.empty((3, 5), np.float32))
-    geometry = CameraGeometry("flat", [0.0], [0.0], [1.0], "square")
-    assert geometry.n_pixels == 1
     with pytest.raises(ValueError, match="positive maximum"):
         toymodel.pulse_table(-np.ones(10), 0.1, 1.0)

@@ -16,8 +16,9 @@ focal plane is given the variances ``length**2 - c`` and ``width**2 - c``;
 the Hillas moments of a noise-free image then reproduce the declared ones.
 The centroid, the orientation and the third central moment along the axis
 are not changed by the integration; ``skewness`` is that third moment over
-``length**3``, as Hillas skewness. Images narrower than a pixel cannot be
-recorded, so widths must exceed ``sqrt(c)``.
+``length**3``, as Hillas skewness. No image can be narrower than the rms
+size of a pixel, so widths must exceed ``sqrt(c)``; cameras with pixels of
+several sizes use the median one for ``c``.
 
 Pixels are integrated by sub-pixel sampling: the sample points of a pixel
 are those of a grid ``oversampling`` times finer than the camera's own
@@ -25,9 +26,11 @@ grid (hexagonal or square, turned like the pixels) that fall into the
 pixel, points on its border shared with the neighbour. For cameras of
 touching pixels the sample points of all pixels then form one regular fine
 grid, and the moments of a noise-free image match the declared ones to
-well below 1 % once the width exceeds about half the pixel pitch (below
-that, no pixelised image can follow the declared centroid and width
-exactly). Circular pixels are integrated like hexagons of the same area.
+better than 1 % once the width exceeds about 0.6 pixel pitches (narrower
+images fall on too few pixels for any pixelised image to follow the
+declared centroid and width exactly; their moments are right only on
+average over positions). Circular pixels are integrated like hexagons of
+the same area.
 
 Positions and sizes are in the camera frame [m]; angles in degrees,
 measured counter-clockwise from the x axis; times in ns.
@@ -50,12 +53,13 @@ __all__ = [
     "WaveformModel",
     "gaussian_image",
     "pixel_variance",
+    "pulse_table",
     "ring_image",
+    "row_seeds",
     "sample_image",
     "skewed_gaussian_image",
     "subpixel_sampling",
     "time_image",
-    "row_seeds",
 ]
 
 #: largest |skewness| of a skew-normal distribution
