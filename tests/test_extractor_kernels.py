@@ -253,11 +253,21 @@ def test_neighbor_peak_float32_near_ties_follow_float64_sums():
     wf[1, NEIGHBORS[0][0], 5] = np.nextafter(np.float32(1e4), np.float32(2e4))  # 5 larger
     wf[2, NEIGHBORS[0][1], 12] = np.float32(1e4) + np.float32(0.5)
     wf[2, NEIGHBORS[0][2], 12] = np.float32(1e4) - np.float32(0.5)  # exact tie in float64 -> first (5)
+    # sums equal to within a few float64 ulps: 1e6 and 1e6 + 2**-30, in both orders
+    n0, n1 = NEIGHBORS[1][:2]
+    wf[3, NEIGHBORS[1], :] = 0.0
+    wf[3, n0, [4, 9]] = 1e6
+    wf[3, n1, 9] = 2.0 ** -30
+    n2, n3 = NEIGHBORS[2][:2]
+    wf[3, NEIGHBORS[2], :] = 0.0
+    wf[3, n2, [4, 9]] = 1e6
+    wf[3, n3, 4] = 2.0 ** -30
     broken = np.zeros(wf.shape[:2], bool)
     peaks = np.empty(wf.shape[:2], np.int64)
     K.neighbor_peak_index(wf, INDPTR, INDICES, broken, per_event(wf, 0), peaks)
     np.testing.assert_array_equal(peaks, ref_neighbor_peaks(wf, per_event(wf, 0), broken))
     assert list(peaks[:3, 0]) == [12, 5, 5]
+    assert peaks[3, 1] == 9 and peaks[3, 2] == 4
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

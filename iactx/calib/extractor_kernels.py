@@ -26,8 +26,9 @@ Only numpy and numba are used here.
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import prange, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 from .._numba import kernel
 
@@ -70,36 +71,37 @@ def _argmax_first(a):
     return index
 
 
-def _first_max_key(a, bits):
-    """Index of the first maximum of a float64 array without NaN, vectorisable.
+@intrinsic
+def _float64_bits(typingctx, value):
+    """The bits of a float64 as an int64 (a register move, no memory)."""
+    if value != types.float64:
+        return None
 
-    ``bits`` is ``a.view(np.int64)``. Floats are compared through integer
-    keys with the same order (``-0.0`` sorting below ``+0.0``, so callers
-    add ``0.0`` to their sums first); integer reductions vectorise where
-    float ones do not.
-    """
-    raise NotImplementedError  # pragma: no cover - only the numba overload runs
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
 
 
-@overload(_first_max_key)
-def _first_max_key_impl(a, bits):
-    low = np.int64(-0x8000000000000000)
-    mask = np.int64(0x7FFFFFFFFFFFFFFF)
+_KEY_MASK = np.int64(0x7FFFFFFFFFFFFFFF)
+_KEY_LOW = np.int64(-0x8000000000000000)
 
-    def impl(a, bits):
-        n = bits.shape[0]
-        kmax = low
-        for s in range(n):
-            b = bits[s]
-            kmax = max(kmax, b ^ ((b >> 63) & mask))
-        first = n
-        for s in range(n):
-            b = bits[s]
-            c = s if (b ^ ((b >> 63) & mask)) == kmax else n
-            first = min(first, c)
-        return first
 
-    return impl
+@kernel
+def _order_key(bits):
+    """An int64 that orders like the float64 with these bits (-0.0 just below +0.0, NaN outside)."""
+    return bits ^ ((bits >> 63) & _KEY_MASK)
+
+
+@kernel
+def _first_max_key(bits, kmax):
+    """First index whose order key equals ``kmax`` (``len`` if none); vectorises."""
+    n = bits.shape[0]
+    first = n
+    for s in range(n):
+        c = s if _order_key(bits[s]) == kmax else n
+        first = min(first, c)
+    return first
 
 
 def _all_finite(w):
@@ -117,13 +119,18 @@ def _all_finite_impl(w):
         return None
 
     def impl(w):
-        n_rows, n_cols = w.shape
         zero = int_t(0)
+        if w.flags.c_contiguous:
+            bits = w.reshape(-1).view(int_t)
+            m = zero
+            for i in range(bits.shape[0]):
+                m = max(m, bits[i] & exponent)
+            return m != exponent
+        n_rows, n_cols = w.shape
         for r in range(n_rows):
-            bits = w[r].view(int_t)
             m = zero
             for s in range(n_cols):
-                m = max(m, bits[s] & exponent)
+                m = max(m, w[r, s:s + 1].view(int_t)[0] & exponent)
             if m == exponent:
                 return False
         return True
@@ -437,9 +444,18 @@ def _neighbor_peaks(w, indptr, indices, broken, local_weight, acc, bits, peaks):
             any_broken = True
             break
     if local_weight == 0 and not any_broken and _all_finite(w):
+        # order keys of the sums; the "packed" key keeps the index of the sample in its low
+        # bits so that one pass finds the first maximum, unless two sums agree to all but
+        # those bits (then the exact keys decide with a second pass)
+        index_bits = 1
+        while (1 << index_bits) < n_samples:
+            index_bits += 1
+        index_mask = np.int64((1 << index_bits) - 1)
         for p in range(n_pixels):
             k0 = indptr[p]
             k1 = indptr[p + 1]
+            kmax = _KEY_LOW
+            packed_max = _KEY_LOW
             if k1 - k0 == 6:
                 n0 = indices[k0]
                 n1 = indices[k0 + 1]
@@ -448,8 +464,12 @@ def _neighbor_peaks(w, indptr, indices, broken, local_weight, acc, bits, peaks):
                 n4 = indices[k0 + 4]
                 n5 = indices[k0 + 5]
                 for s in range(n_samples):
-                    acc[s] = (((((np.float64(w[n0, s]) + w[n1, s]) + w[n2, s]) + w[n3, s]) + w[n4, s])
-                              + w[n5, s]) + 0.0
+                    v = (((((np.float64(w[n0, s]) + w[n1, s]) + w[n2, s]) + w[n3, s]) + w[n4, s])
+                         + w[n5, s]) + 0.0
+                    acc[s] = v
+                    key = _order_key(_float64_bits(v))
+                    kmax = max(kmax, key)
+                    packed_max = max(packed_max, ((key >> index_bits) << index_bits) | (index_mask - s))
             else:
                 for s in range(n_samples):
                     acc[s] = 0.0
@@ -457,7 +477,14 @@ def _neighbor_peaks(w, indptr, indices, broken, local_weight, acc, bits, peaks):
                     n = indices[k]
                     for s in range(n_samples):
                         acc[s] += w[n, s]
-            peaks[p] = _first_max_key(acc, bits)
+                for s in range(n_samples):
+                    key = _order_key(bits[s])
+                    kmax = max(kmax, key)
+                    packed_max = max(packed_max, ((key >> index_bits) << index_bits) | (index_mask - s))
+            first = index_mask - (packed_max & index_mask)
+            if _order_key(bits[first]) != kmax:
+                first = _first_max_key(bits, kmax)
+            peaks[p] = first
         return
     for p in range(n_pixels):
         for s in range(n_samples):
