@@ -13,8 +13,9 @@ environment (``--ctapipe-python`` / ``CTAPIPE_PYTHON``) through
 ``ctapipe_calibration_helper.py bench``: ``CameraCalibrator`` with its
 defaults, and the extractor alone, called per telescope event on the same
 events. Every number is the median over ``--runs`` runs; rates are
-telescope events per second (wall clock). The machine load is printed,
-since other processes share the cores.
+telescope events per second (wall clock); CPU seconds of the process are
+printed too (with 2 threads they add up over both). The machine load is
+printed, since other processes may share the cores.
 
 usage:
     python benchmarks/bench_calibration.py [--data-path DIR] [--batch 16 512] [--runs 7] [--json OUT]
@@ -64,13 +65,15 @@ def tiled(cam, n):
 
 
 def median_time(func, runs):
+    """Median wall-clock and CPU (this process, all threads) seconds per call."""
     func()  # compile / warm up
-    times = []
+    wall, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         func()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), times
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return float(np.median(wall)), float(np.median(cpu)), wall
 
 
 def bench_iactx(cam, batches, runs):
@@ -101,10 +104,10 @@ def bench_iactx(cam, batches, runs):
         for threads in (1, 2):
             numba.set_num_threads(threads)
             for name, func in (("kernel", kernel), ("calibrate", labelled)):
-                t, all_runs = median_time(func, runs)
+                t, cpu, all_runs = median_time(func, runs)
                 results.append({"what": f"iactx {name}", "threads": threads, "batch": n,
                                 "s_per_tel_event": t / n, "tel_events_per_s": n / t,
-                                "runs_s": all_runs})
+                                "cpu_s_per_tel_event": cpu / n, "runs_s": all_runs})
     return results
 
 
@@ -139,17 +142,21 @@ def main(argv=None):
     print(f"NeighborPeakWindowSum, {CAMERA} events of {FILE}: {cam.sizes['pixel']} pixels, "
           f"{cam.sizes['sample']} samples, float32; median of {args.runs} runs")
     print(f"load average before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} cores")
-    print(f"{'':34s} {'threads':>7s} {'batch':>6s} {'us/tel_event':>13s} {'tel_events/s':>13s} {'x ctapipe':>10s}")
+    print(f"{'':26s} {'threads':>7s} {'batch':>6s} {'wall us/tel_ev':>15s} {'tel_ev/s':>9s} {'x ctapipe':>9s} "
+          f"{'cpu us/tel_ev':>14s} {'x ctapipe cpu':>13s}")
     reference = theirs["calibrator_s_per_tel_event"] if theirs else None
+    reference_cpu = theirs.get("calibrator_cpu_s_per_tel_event") if theirs else None
     if theirs:
         for key, label in (("calibrator", "ctapipe CameraCalibrator"), ("extractor", "ctapipe extractor only")):
-            t = theirs[f"{key}_s_per_tel_event"]
-            print(f"{label:34s} {1:7d} {1:6d} {t * 1e6:13.1f} {1 / t:13.0f} {reference / t:10.2f}")
+            t, cpu = theirs[f"{key}_s_per_tel_event"], theirs[f"{key}_cpu_s_per_tel_event"]
+            print(f"{label:26s} {1:7d} {1:6d} {t * 1e6:15.1f} {1 / t:9.0f} {reference / t:9.2f} "
+                  f"{cpu * 1e6:14.1f} {reference_cpu / cpu:13.2f}")
     for row in ours:
-        t = row["s_per_tel_event"]
-        ratio = f"{reference / t:10.1f}" if reference else ""
-        print(f"{row['what']:34s} {row['threads']:7d} {row['batch']:6d} {t * 1e6:13.1f} "
-              f"{row['tel_events_per_s']:13.0f} {ratio}")
+        t, cpu = row["s_per_tel_event"], row["cpu_s_per_tel_event"]
+        ratio = f"{reference / t:9.1f}" if reference else ""
+        ratio_cpu = f"{reference_cpu / cpu:13.1f}" if reference_cpu else ""
+        print(f"{row['what']:26s} {row['threads']:7d} {row['batch']:6d} {t * 1e6:15.1f} "
+              f"{row['tel_events_per_s']:9.0f} {ratio} {cpu * 1e6:14.1f} {ratio_cpu}")
     if args.json:
         Path(args.json).write_text(json.dumps({"ctapipe": theirs, "iactx": ours, "load": [load_before, load_after]},
                                               indent=1))

@@ -108,13 +108,16 @@ def bench(args):
     result = {"ctapipe_version": ctapipe.__version__, "n_tel_events": len(singles), "repeat": args.repeat,
               "camera": args.camera, "extractor": type(extractor).__name__,
               "n_samples": int(singles[0][0].r1.tel[singles[0][1]].waveform.shape[-1])}
+    n_calls = args.repeat * len(singles)
     for name, func in (("calibrator", run_calibrator), ("extractor", run_extractor)):
-        times = []
+        times, cpu = [], []
         for _ in range(args.runs):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             func()
-            times.append((time.perf_counter() - start) / (args.repeat * len(singles)))
+            times.append((time.perf_counter() - start) / n_calls)
+            cpu.append((time.process_time() - start_cpu) / n_calls)
         result[f"{name}_s_per_tel_event"] = float(np.median(times))
+        result[f"{name}_cpu_s_per_tel_event"] = float(np.median(cpu))
         result[f"{name}_runs"] = times
     print(json.dumps(result))
 

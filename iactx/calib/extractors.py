@@ -623,7 +623,9 @@ class TwoPassWindowSum(ImageExtractor):
         if ds.sizes["sample"] < 5:
             raise ValueError(f"TwoPassWindowSum needs at least 5 samples, the waveforms have {ds.sizes['sample']}")
         n = ds.sizes["tel_event"]
-        corrections = [self._correction(ds, options, tel, np.full(n, w), np.full(n, s)) for w, s in ((5, 2), (5, 0), (6, 4))]
+        # the windows of the two passes: 5 samples around the peak, the first 5, the last ones
+        corrections = [self._correction(ds, options, tel, np.full(n, w), np.full(n, s))
+                       for w, s in ((5, 2), (5, 0), (6, 4))]
         indptr, indices = _neighbor_csr(ds)
         kwargs = {
             "sampling_rate": _sampling_rate(ds), "indptr": indptr, "indices": indices,
