@@ -306,3 +306,18 @@ def test_tree_calibrate_uses_instrument_types(stereo_tree):
         "core_threshold": [("type", "*", 6.0), ("type", "MST*", 50.0)]})
     xr.testing.assert_identical(other["LSTcam"].to_dataset(inherit=False), out["LSTcam"].to_dataset(inherit=False))
     assert calibrate_tree is not None
+
+
+def test_calibrate_arguments_from_ctapipe_config(lst_group):
+    from iactx.calib.calibrator import calibrate_arguments
+
+    config = {"CameraCalibrator": {"image_extractor_type": "LocalPeakWindowSum", "apply_peak_time_shift": False},
+              "LocalPeakWindowSum": {"window_width": 5}, "ImageProcessor": {"x": 1}}
+    args = calibrate_arguments(config)
+    assert args == {"extractor": "LocalPeakWindowSum", "apply_peak_time_shift": False, "window_width": 5}
+    xr.testing.assert_identical(calibrate(lst_group, **args),
+                                calibrate(lst_group, "LocalPeakWindowSum", window_width=5,
+                                          apply_peak_time_shift=False))
+    assert calibrate_arguments({}) == {}
+    with pytest.raises(ValueError, match="no option"):
+        calibrate_arguments({"CameraCalibrator": {"image_extractor": "x"}})

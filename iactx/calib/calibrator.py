@@ -41,7 +41,7 @@ from .extractors import (
     make_extractor,
 )
 
-__all__ = ["calibrate", "calibrate_tree", "tel_types_of", "INVALID_PIXEL_HANDLERS"]
+__all__ = ["calibrate", "calibrate_tree", "calibrate_arguments", "tel_types_of", "INVALID_PIXEL_HANDLERS"]
 
 #: the invalid-pixel handlers (None switches interpolation off)
 INVALID_PIXEL_HANDLERS = ("NeighborAverage", None)
@@ -258,6 +258,63 @@ def calibrate_tree(tree, extractor="NeighborPeakWindowSum", *, broken_pixels=Non
             invalid_pixel_handler=invalid_pixel_handler, apply_peak_time_shift=apply_peak_time_shift,
             apply_waveform_time_shift=apply_waveform_time_shift, **options)
     return xr.DataTree.from_dict(nodes)
+
+
+_CALIBRATOR_KEYS = {
+    "image_extractor_type": "extractor",
+    "invalid_pixel_handler_type": "invalid_pixel_handler",
+    "apply_peak_time_shift": "apply_peak_time_shift",
+    "apply_waveform_time_shift": "apply_waveform_time_shift",
+}
+
+
+def calibrate_arguments(config):
+    """Keyword arguments of :func:`calibrate` from a ctapipe-style configuration.
+
+    Parameters
+    ----------
+    config : dict
+        ``{"CameraCalibrator": {...}, "<ExtractorName>": {...}, ...}`` as in a
+        ctapipe configuration file: ``image_extractor_type``,
+        ``invalid_pixel_handler_type``, ``apply_peak_time_shift`` and
+        ``apply_waveform_time_shift`` of ``CameraCalibrator``, and the options
+        of the chosen extractor from its own section. Other sections are
+        ignored.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        Unknown ``CameraCalibrator`` keys, or options given for several
+        extractors when ``image_extractor_type`` names more than one.
+
+    Examples
+    --------
+    >>> calibrate_arguments({"CameraCalibrator": {"image_extractor_type": "LocalPeakWindowSum"},
+    ...                      "LocalPeakWindowSum": {"window_width": 5}})
+    {'extractor': 'LocalPeakWindowSum', 'window_width': 5}
+    """
+    section = dict((config or {}).get("CameraCalibrator", {}))
+    unknown = sorted(set(section) - set(_CALIBRATOR_KEYS) - {"data_volume_reducer_type"})
+    if unknown:
+        raise ValueError(f"CameraCalibrator has no option {unknown}; known: {sorted(_CALIBRATOR_KEYS)}")
+    out = {_CALIBRATOR_KEYS[k]: v for k, v in section.items() if k in _CALIBRATOR_KEYS}
+    extractor = out.get("extractor", "NeighborPeakWindowSum")
+    if isinstance(extractor, str):
+        names = [extractor]
+    else:
+        from ..config.telescope_parameter import normalize_rules
+
+        names = list(dict.fromkeys(value for _, _, value in normalize_rules(extractor)))
+    with_options = [name for name in names if (config or {}).get(name)]
+    if len(with_options) > 1:
+        raise ValueError(f"options for several extractors {with_options}: calibrate takes one set of options")
+    if with_options:
+        out.update(config[with_options[0]])
+    return out
 
 
 # names importable from here too
