@@ -326,13 +326,13 @@ def test_calibrate_arguments_from_ctapipe_config(lst_group):
 def test_toy_simulation_images_follow_the_truth():
     """The toy event source (pulses at arbitrary times, time gradients along the images)."""
     toy = pytest.importorskip("iactx.io.toy")
-    tree = toy.toy_events(20, seed=3, nsb_rate=0.0, electronic_noise=0.0)
+    tree = toy.toy_events(40, seed=3, nsb_rate=0.0, electronic_noise=0.0)
     out = tree.iact.calibrate()
     for name in out.iact.cameras:
         cam = out[name].to_dataset(inherit=False)
         true = cam["true_image"].values
         bright = true > 50
-        assert bright.sum() > 50
+        assert bright.sum() > 20
         ratio = cam["image"].values[bright] / true[bright]
         assert np.abs(ratio - 1).max() < 0.06 and abs(np.median(ratio) - 1) < 0.03
         offset = cam["peak_time"].values[bright] - cam["true_peak_time"].values[bright]
