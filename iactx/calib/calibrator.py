@@ -210,10 +210,10 @@ def calibrate(ds, extractor="NeighborPeakWindowSum", *, tel_types=None, broken_p
         shift_time = resolve_per_tel_event(apply_peak_time_shift, tel, types, dtype=bool)
         if remaining is not None and shift_time.any():
             peak_time = result["peak_time"]
-            shifted_time = peak_time - remaining.astype(np.float32)
+            shifted_time = peak_time - remaining.astype(np.float32, copy=False)
             if not shift_time.all():
                 shifted_time = xr.where(xr.Variable(("tel_event",), shift_time), shifted_time, peak_time)
-            result["peak_time"] = shifted_time.astype(np.float32)
+            result["peak_time"] = shifted_time.astype(np.float32, copy=False)
 
     if invalid_pixel_handler is not None and broken is not None:
         indptr, indices = _neighbor_csr(ds)
@@ -228,14 +228,12 @@ def calibrate(ds, extractor="NeighborPeakWindowSum", *, tel_types=None, broken_p
         image_attrs.update(_uniform_options(instance, tel, types))
     # plain variables in the order of ``ds`` (assigning DataArrays would make xarray
     # align indexes and drop the MultiIndex levels they carry one by one)
-    new = {
-        "image": result["image"].transpose("tel_event", "pixel").astype(np.float32).copy(deep=False),
-        "peak_time": result["peak_time"].transpose("tel_event", "pixel").astype(np.float32).copy(deep=False),
-    }
+    new = {key: result[key].transpose("tel_event", "pixel").astype(np.float32, copy=False).copy(deep=False)
+           for key in ("image", "peak_time")}
     new["image"].attrs = image_attrs
     new["peak_time"].attrs = dict(_TIME_ATTRS)
     if "is_valid" in result:
-        new["is_valid"] = result["is_valid"].astype(bool).copy(deep=False)
+        new["is_valid"] = result["is_valid"].astype(bool, copy=False).copy(deep=False)
         new["is_valid"].attrs = {"long_name": "whether the extractor's second pass succeeded"}
     return ds.assign(new)
 
