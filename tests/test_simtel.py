@@ -173,3 +173,21 @@ def test_open_events_picks_the_reader_by_content(tmp_path):
     out = tmp_path / "events.h5"
     iactx.write_dl1(tree, out)
     assert iactx.open_events(out).sizes["event"] == 1
+
+
+def test_camera_groups_carry_their_telescopes_columns():
+    tree = read("camsettings_v6.simtel.zst")
+    inst = tree["instrument"].ds
+    for name in tree.iact.cameras:
+        cam = tree[name].ds
+        rows = inst.sel(tel=cam["readout_tel"].values)
+        for column in ("tel_type", "mirror_area", "n_mirrors", "equivalent_focal_length"):
+            np.testing.assert_array_equal(cam[column].values, rows[column].values)
+
+
+def test_muon_chain_on_a_bare_camera_group():
+    """The chain of the muon issue, with default options, on a group alone."""
+    cam = read("lst_muons_with_true_photons.simtel.zst")["LSTCam"].to_dataset()
+    muons = cam.iact.calibrate().iact.clean().iact.muon_fit()
+    np.testing.assert_allclose(muons["muonring_radius"], 1.2, atol=0.05)
+    assert np.all(muons["muonefficiency_optical_efficiency"] > 0.1)

@@ -119,8 +119,31 @@ def make_tree(root, instrument, cameras):
         The ``/instrument`` node.
     cameras : dict[str, xarray.Dataset]
         Camera groups by camera name.
+
+    Notes
+    -----
+    Each camera group also receives, along ``readout_tel``, the columns of
+    ``/instrument`` in :data:`TELESCOPE_COLUMNS` for its telescopes, so that a
+    group on its own (written to disk, or handed to a function) carries all
+    it needs (e.g. mirror areas for the muon intensity fit).
     """
+    cameras = {name: _with_telescope_columns(cam, instrument) for name, cam in cameras.items()}
     return xr.DataTree.from_dict({"/": root, "/instrument": instrument, **{f"/{k}": v for k, v in cameras.items()}})
+
+
+#: per-telescope columns of ``/instrument`` copied into each camera group along ``readout_tel``
+TELESCOPE_COLUMNS = ("tel_type", "mirror_area", "n_mirrors", "equivalent_focal_length", "effective_focal_length")
+
+
+def _with_telescope_columns(cam, instrument):
+    rows = instrument[list(TELESCOPE_COLUMNS)].sel(tel=cam["readout_tel"].values)
+    columns = {}
+    for name in TELESCOPE_COLUMNS:
+        values = rows[name].values
+        if values.dtype.kind == "U":  # as narrow as its own strings, as a file gives it back
+            values = np.array(values.tolist(), dtype=str)
+        columns[name] = ("readout_tel", values, dict(rows[name].attrs))
+    return cam.assign(columns)
 
 
 def check_tree(tree):
