@@ -30,11 +30,13 @@ def select_gain_threshold(r0, threshold, out):
     for e in range(n_events):
         for p in range(n_pixels):
             channel = 0
-            if n_gains > 1:
-                for s in range(n_samples):
-                    if r0[e, 0, p, s] > threshold:
-                        channel = 1
-                        break
+            if n_gains > 1 and n_samples > 0:
+                # the peak of a branch-free loop vectorises; testing every sample does not
+                peak = r0[e, 0, p, 0]
+                for s in range(1, n_samples):
+                    peak = max(peak, r0[e, 0, p, s])
+                if peak > threshold:
+                    channel = 1
             out[e, p] = channel
 
 

@@ -8,6 +8,7 @@ selection to produce R1 waveforms in photo-electrons.
 
 from __future__ import annotations
 
+import gc
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -91,20 +92,83 @@ def _pointing(tracking):
     return float(np.clip(np.rad2deg(float(alt)), -90.0, 90.0)), float(np.rad2deg(float(az)))
 
 
+#: array-event entries the root node needs; the telescope data is dropped once collected
+_ROOT_ENTRIES = ("type", "calibration_type", "trigger_information", "mc_shower", "mc_event")
+
+#: telescope events per telescope for which a camera batch reserves room at first
+_FIRST_CAPACITY_PER_TEL = 128
+
+#: waveform bytes yielded after which a batch starts with a full garbage collection
+COLLECT_AFTER_BYTES = 256 * 2**20
+
+
 @dataclass
 class _CameraBatch:
-    """Per-telescope-event data of one camera type, collected event by event."""
+    """Per-telescope-event data of one camera type, collected event by event.
 
-    keys: list = field(default_factory=lambda: ([], [], []))
+    The R1 waveforms and selected gains are written, as the events arrive,
+    into arrays reserved for the whole batch (doubled when full), so that
+    eventio's raw arrays are released after each event instead of being
+    held and copied once more at the end of the batch. Reserved but unused
+    rows are never touched and so take no physical memory.
+    """
+
+    capacity: int
+    n: int = 0
+    waveform: np.ndarray | None = None
+    selected: np.ndarray | None = None
+    keys: tuple = field(default_factory=lambda: ([], [], []))
     r0: list = field(default_factory=list)
     pedestal: list = field(default_factory=list)
     dc_to_pe: list = field(default_factory=list)
     time_shift: list = field(default_factory=list)
     pointing: list = field(default_factory=list)
     focal_length: list = field(default_factory=list)
-    trigger_time: list = field(default_factory=list)
     true_image: list = field(default_factory=list)
-    disabled: list = field(default_factory=list)
+
+    def next_row(self, n_pixels, n_samples):
+        """Index of the row for the next telescope event, growing the arrays when full.
+
+        Parameters
+        ----------
+        n_pixels, n_samples : int
+            Shape of the telescope event's waveform; it must match the
+            batch's earlier telescope events.
+        """
+        if self.waveform is None:
+            self.waveform = np.empty((self.capacity, n_pixels, n_samples), np.float32)
+            self.selected = np.empty((self.capacity, n_pixels), np.int8)
+        elif self.waveform.shape[1:] != (n_pixels, n_samples):
+            raise ValueError(f"telescope event with {n_pixels} pixels and {n_samples} samples among events "
+                             f"with {self.waveform.shape[1:]} of the same camera type")
+        elif self.n == self.capacity:
+            self.capacity *= 2
+            self.waveform = _with_rows(self.waveform, self.n, self.capacity)
+            self.selected = _with_rows(self.selected, self.n, self.capacity)
+        self.n += 1
+        return self.n - 1
+
+
+@dataclass
+class _Batch:
+    """The events of one event tree: array-level entries and camera batches."""
+
+    cameras: dict
+    array_events: list = field(default_factory=list)
+    event_ids: list = field(default_factory=list)
+    #: id given to the last event without one (calibration events); counts down from -1
+    last_pseudo_id: int = 0
+
+    def waveform_bytes(self):
+        """Bytes of the R1 waveforms collected so far."""
+        return sum(camera.n * camera.waveform[0].nbytes for camera in self.cameras.values() if camera.n)
+
+
+def _with_rows(array, n, capacity):
+    """A copy of ``array`` with room for ``capacity`` rows, the first ``n`` filled."""
+    grown = np.empty((capacity, *array.shape[1:]), array.dtype)
+    grown[:n] = array[:n]
+    return grown
 
 
 class SimtelSource:
@@ -203,19 +267,36 @@ class SimtelSource:
             Events per tree; ``None`` for one tree with every event.
         max_events : int, optional
             Stop after this many events.
+
+        Notes
+        -----
+        An event tree is a reference cycle (its nodes point at their
+        parent), so a tree the caller has dropped is freed only by a full
+        pass of Python's cyclic garbage collector. Python runs those rarely
+        in a process holding many objects (numba, astropy, xarray), and a
+        dozen dropped batches can pile up in memory meanwhile. Once the trees
+        yielded since the last pass hold ``COLLECT_AFTER_BYTES`` of
+        waveforms, the next batch therefore starts with ``gc.collect()``:
+        memory stays bounded, and the freed pages are reused at once.
         """
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         limit = math.inf if max_events is None else int(max_events)
         size = math.inf if batch_size is None else int(batch_size)
-        events = []
+        batch, yielded_bytes = None, 0
         for array_event in self._events(limit):
-            events.append(array_event)
-            if len(events) >= size:
-                yield self._tree(events)
-                events = []
-        if events:
-            yield self._tree(events)
+            if batch is None:
+                if yielded_bytes >= COLLECT_AFTER_BYTES:
+                    gc.collect()
+                    yielded_bytes = 0
+                batch = self._new_batch(size)
+            self._collect(array_event, batch)
+            if len(batch.array_events) >= size:
+                yielded_bytes += batch.waveform_bytes()
+                yield self._tree(batch)
+                batch = None
+        if batch is not None:
+            yield self._tree(batch)
 
     def _events(self, limit):
         """The file's complete array events, stopping cleanly at a truncation.
@@ -267,29 +348,26 @@ class SimtelSource:
         except Exception:  # noqa: BLE001 - position is best effort for the message
             return "unknown"
 
-    def _tree(self, array_events):
-        root = self._root(array_events)
-        batches = {name: _CameraBatch() for name in self.subarray.ids_by_camera()}
-        for array_event, event_id in zip(array_events, root["event_id"].values):
-            self._collect(array_event, int(event_id), batches)
-        cameras = {name: self._camera_group(name, batch) for name, batch in batches.items()}
+    def _new_batch(self, n_events):
+        """An empty batch with room for ``n_events`` events (a first guess if infinite)."""
+        per_tel = min(n_events, _FIRST_CAPACITY_PER_TEL)
+        return _Batch({name: _CameraBatch(per_tel * len(tel_ids))
+                       for name, tel_ids in self.subarray.ids_by_camera().items()})
+
+    def _tree(self, batch):
+        root = self._root(batch.array_events, batch.event_ids)
+        cameras = {name: self._camera_group(name, camera) for name, camera in batch.cameras.items()}
         return make_tree(root, self._instrument, cameras)
 
-    def _root(self, array_events):
+    def _root(self, array_events, event_ids):
         n = len(array_events)
-        event_id = np.empty(n, np.int64)
+        event_id = np.asarray(event_ids, np.int64)
         event_type = np.empty(n, np.int16)
         time = np.empty(n, "datetime64[ns]")
         true = {k: np.full(n, np.nan) for k in
                 ("energy", "alt", "az", "core_x", "core_y", "h_first_int", "x_max")}
         primary = np.full(n, -1, np.int32)
-        pseudo_id = 0
         for i, ev in enumerate(array_events):
-            eid = int(ev.get("event_id", 0))
-            if eid == 0:
-                pseudo_id -= 1
-                eid = pseudo_id
-            event_id[i] = eid
             if ev["type"] == "data":
                 event_type[i] = 32
             elif ev["type"] == "calibration":
@@ -329,55 +407,70 @@ class SimtelSource:
         }
         return root_dataset(np.full(n, self.obs_id), event_id, data_vars, self._simulation_attrs())
 
-    def _collect(self, array_event, event_id, batches):
+    def _collect(self, array_event, batch):
+        """Add one array event to the batch, calibrating its telescope events."""
+        event_id = int(array_event.get("event_id", 0))
+        if event_id == 0:
+            batch.last_pseudo_id -= 1
+            event_id = batch.last_pseudo_id
+        batch.event_ids.append(event_id)
+        batch.array_events.append({k: array_event[k] for k in _ROOT_ENTRIES if k in array_event})
         tels_with_trigger = set(int(t) for t in array_event["trigger_information"]["triggered_telescopes"])
         photoelectrons = array_event.get("photoelectrons") or {}
         for tel_id, tel_event in array_event["telescope_events"].items():
             if tel_id not in self._camera_of or tel_id not in tels_with_trigger:
                 continue
-            batch = batches[self._camera_of[tel_id]]
+            camera = batch.cameras[self._camera_of[tel_id]]
             adc = tel_event.get("adc_samples")
             if adc is None:
                 adc = tel_event["adc_sums"][:, :, np.newaxis]
             monitoring = array_event["camera_monitorings"][tel_id]
             calibration = array_event["laser_calibrations"][tel_id]
-            for key, value in zip(batch.keys, (self.obs_id, event_id, tel_id)):
+            pedestal = np.asarray(monitoring["pedestal"], np.float32) / np.float32(monitoring["n_ped_slices"])
+            dc_to_pe = np.asarray(calibration["calib"], np.float32)
+            try:
+                i = camera.next_row(*adc.shape[1:])
+            except ValueError as err:
+                raise ValueError(f"{self.path}: event {event_id}, telescope {tel_id}: {err}") from None
+            row = slice(i, i + 1)
+            r0 = adc.astype(np.uint16, copy=False)[np.newaxis]
+            select_gain_threshold(r0, self.gain_threshold, camera.selected[row])
+            calibrate_selected_gain(r0, camera.selected[row], pedestal[np.newaxis], dc_to_pe[np.newaxis],
+                                    camera.waveform[row])
+            for key, value in zip(camera.keys, (self.obs_id, event_id, tel_id)):
                 key.append(value)
-            batch.r0.append(adc)
-            batch.pedestal.append(np.asarray(monitoring["pedestal"], np.float32) / np.float32(monitoring["n_ped_slices"]))
-            batch.dc_to_pe.append(np.asarray(calibration["calib"], np.float32))
-            batch.time_shift.append(np.asarray(calibration["tm_calib"], np.float32))
-            batch.pointing.append(_pointing(array_event["tracking_positions"][tel_id]))
-            batch.focal_length.append(self.focal_lengths[tel_id])
+            if self.keep_r0:
+                camera.r0.append(adc)
+                camera.pedestal.append(pedestal)
+                camera.dc_to_pe.append(dc_to_pe)
+            camera.time_shift.append(np.asarray(calibration["tm_calib"], np.float32))
+            camera.pointing.append(_pointing(array_event["tracking_positions"][tel_id]))
+            camera.focal_length.append(self.focal_lengths[tel_id])
             if self.has_true_image:
                 image = (photoelectrons.get(tel_id - 1) or {}).get("photoelectrons")
                 n_pixels = adc.shape[1]
-                batch.true_image.append(np.full(n_pixels, -1, np.int32) if image is None
-                                        else np.asarray(image, np.int32))
+                camera.true_image.append(np.full(n_pixels, -1, np.int32) if image is None
+                                         else np.asarray(image, np.int32))
 
-    def _camera_group(self, name, batch):
+    def _camera_group(self, name, camera):
         geometry = self.subarray.geometries()[name]
         readouts = self.subarray.readouts(name)
         readout = next(iter(readouts.values()))
-        n = len(batch.r0)
+        n = camera.n
         n_pixels = geometry.n_pixels
         n_gains = readout.n_channels
-        n_samples = batch.r0[0].shape[-1] if n else readout.n_samples
-        r0 = np.stack(batch.r0) if n else np.zeros((0, n_gains, n_pixels, n_samples), np.uint16)
-        r0 = r0.astype(np.uint16, copy=False)
-        selected = np.empty((n, n_pixels), np.int8)
-        select_gain_threshold(r0, self.gain_threshold, selected)
-        waveform = np.empty((n, n_pixels, n_samples), np.float32)
+        if n:
+            waveform, selected = camera.waveform[:n], camera.selected[:n]
+        else:
+            waveform = np.empty((0, n_pixels, readout.n_samples), np.float32)
+            selected = np.empty((0, n_pixels), np.int8)
 
         def stacked(values, shape, dtype=np.float32):
             return np.stack(values).astype(dtype, copy=False) if n else np.zeros((0, *shape), dtype)
 
-        pedestal = stacked(batch.pedestal, (n_gains, n_pixels))
-        dc_to_pe = stacked(batch.dc_to_pe, (n_gains, n_pixels))
-        calibrate_selected_gain(r0, selected, pedestal, dc_to_pe, waveform)
-        time_shift = np.take_along_axis(stacked(batch.time_shift, (n_gains, n_pixels)),
+        time_shift = np.take_along_axis(stacked(camera.time_shift, (n_gains, n_pixels)),
                                         selected[:, np.newaxis, :].astype(np.intp), axis=1)[:, 0]
-        pointing = stacked(batch.pointing, (2,), np.float64)
+        pointing = stacked(camera.pointing, (2,), np.float64)
         data_vars = {
             "waveform": (("tel_event", "pixel", "sample"), waveform,
                          {"units": "pe", "long_name": "R1 waveform, pedestal-subtracted, gain-selected"}),
@@ -387,18 +480,20 @@ class SimtelSource:
                            {"units": "ns", "long_name": "peak time shift of the selected channel"}),
             "pointing_alt": ("tel_event", pointing[:, 0], {"units": "deg", "long_name": "telescope pointing altitude"}),
             "pointing_az": ("tel_event", pointing[:, 1], {"units": "deg", "long_name": "telescope pointing azimuth"}),
-            "focal_length": ("tel_event", np.asarray(batch.focal_length, np.float64).reshape(n),
+            "focal_length": ("tel_event", np.asarray(camera.focal_length, np.float64).reshape(n),
                              {"units": "m", "long_name": f"{self.focal_length_kind} focal length"}),
         }
         if self.has_true_image:
-            data_vars["true_image"] = (("tel_event", "pixel"), stacked(batch.true_image, (n_pixels,), np.int32),
+            data_vars["true_image"] = (("tel_event", "pixel"), stacked(camera.true_image, (n_pixels,), np.int32),
                                        {"units": "pe", "long_name": "true photo-electrons, -1 if unknown"})
         if self.keep_r0:
+            r0 = stacked(camera.r0, (n_gains, n_pixels, waveform.shape[-1]), np.uint16)
             data_vars["r0"] = (("tel_event", "gain", "pixel", "sample"), r0, {"units": "adc_counts"})
-            data_vars["pedestal"] = (("tel_event", "gain", "pixel"), pedestal,
+            data_vars["pedestal"] = (("tel_event", "gain", "pixel"), stacked(camera.pedestal, (n_gains, n_pixels)),
                                      {"units": "adc_counts", "long_name": "pedestal per sample"})
-            data_vars["dc_to_pe"] = (("tel_event", "gain", "pixel"), dc_to_pe, {"units": "pe / adc_counts"})
-        keys = tuple(np.asarray(k) for k in batch.keys)
+            data_vars["dc_to_pe"] = (("tel_event", "gain", "pixel"), stacked(camera.dc_to_pe, (n_gains, n_pixels)),
+                                     {"units": "pe / adc_counts"})
+        keys = tuple(np.asarray(k) for k in camera.keys)
         return camera_group(geometry, readouts, keys, data_vars)
 
 
@@ -437,6 +532,12 @@ def iter_simtel(path, *, batch_size=100, max_events=None, allowed_tels=None, foc
     ------
     FileNotFoundError, ValueError
         Missing, empty, foreign or unreadable files, with the file name.
+
+    Notes
+    -----
+    Memory holds about two batches: the one the caller works on and the one
+    being read, plus, until the next full garbage collection (see
+    :meth:`SimtelSource.batches`), batches already dropped.
     """
     with SimtelSource(path, allowed_tels=allowed_tels, focal_length=focal_length, keep_r0=keep_r0,
                       calibration_events=calibration_events, strict=strict) as source:
