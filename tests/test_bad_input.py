@@ -2,6 +2,8 @@
 
 import gzip
 
+import numpy as np
+
 import pytest
 import zstandard
 from conftest import data_file
@@ -74,3 +76,23 @@ def test_bad_options_name_themselves():
         iactx.read_simtel(path, focal_length="nominal")
     with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
         next(iactx.iter_simtel(path, batch_size=0))
+
+
+def test_repeated_event_ids_get_new_unique_ids(tmp_path):
+    """Files made by repeating events (the benchmarks' amplify tool) reuse event ids."""
+    import subprocess
+    import sys
+
+    amplify = data_file("lst_with_photons.simtel.zst").parent.parent.parent / "tools" / "amplify_simtel.py"
+    if not amplify.is_file():
+        pytest.skip(f"amplify tool not found at {amplify}")
+    repeated = tmp_path / "three.simtel.zst"
+    subprocess.run([sys.executable, str(amplify), str(data_file("lst_with_photons.simtel.zst")), str(repeated), "3"],
+                   check=True)
+    with pytest.warns(iactx.io.simtel.RepeatedEventIdWarning, match="three.simtel.zst: event id .* appears more"):
+        tree = iactx.read_simtel(repeated)
+    ids = tree.ds["event_id"].values
+    assert len(set(ids)) == 3
+    assert tree["LSTCam"].ds.indexes["tel_event"].is_unique
+    wf = tree["LSTCam"].ds["waveform"].values
+    np.testing.assert_array_equal(wf[0], wf[2])

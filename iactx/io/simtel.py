@@ -20,7 +20,8 @@ from .errors import check_input_file, first_bytes
 from .event_tree import EVENT_TYPES, camera_group, make_tree, root_dataset
 from .simtel_instrument import subarray_from_simtel
 
-__all__ = ["read_simtel", "iter_simtel", "SimtelSource", "TruncatedFileWarning", "GAIN_THRESHOLD"]
+__all__ = ["read_simtel", "iter_simtel", "SimtelSource", "TruncatedFileWarning", "RepeatedEventIdWarning",
+           "GAIN_THRESHOLD"]
 
 #: high-gain sample value [ADC counts] above which the low gain is used
 GAIN_THRESHOLD = 4000.0
@@ -33,6 +34,10 @@ _GRAMMAGE = "g cm-2"
 
 class TruncatedFileWarning(UserWarning):
     """A file ended inside an event; the complete events before it were read."""
+
+
+class RepeatedEventIdWarning(UserWarning):
+    """A file uses an event id twice; the repeat was given a new id."""
 
 
 def _is_eventio(path):
@@ -156,8 +161,6 @@ class _Batch:
     cameras: dict
     array_events: list = field(default_factory=list)
     event_ids: list = field(default_factory=list)
-    #: id given to the last event without one (calibration events); counts down from -1
-    last_pseudo_id: int = 0
 
     def waveform_bytes(self):
         """Bytes of the R1 waveforms collected so far."""
@@ -214,6 +217,9 @@ class SimtelSource:
         self._camera_of = {t: d.camera.name for t, d in subarray.tel.items()}
         self._instrument = subarray.to_dataset()
         self.n_read = 0
+        self._seen_ids, self._largest_id, self._repeats = set(), 0, 0
+        #: id given to the last event without one (calibration events); counts down from -1
+        self._last_pseudo_id = 0
 
     @staticmethod
     def is_compatible(path):
@@ -407,12 +413,33 @@ class SimtelSource:
         }
         return root_dataset(np.full(n, self.obs_id), event_id, data_vars, self._simulation_attrs())
 
-    def _collect(self, array_event, batch):
-        """Add one array event to the batch, calibrating its telescope events."""
+    def _event_id(self, array_event):
+        """The key of an event: the file's id, unique over the file.
+
+        Events without an id (calibration events) count down from -1. An id
+        the file has used before (files made by concatenating or repeating
+        runs) would break the uniqueness of ``(obs_id, event_id, tel_id)``:
+        such a repeat gets the next free id above the largest one seen, with
+        a warning the first time.
+        """
         event_id = int(array_event.get("event_id", 0))
         if event_id == 0:
-            batch.last_pseudo_id -= 1
-            event_id = batch.last_pseudo_id
+            self._last_pseudo_id -= 1
+            return self._last_pseudo_id
+        if event_id in self._seen_ids:
+            if not self._repeats:
+                warnings.warn(f"{self.path}: event id {event_id} appears more than once; repeated ids are "
+                              "replaced by new ones above the largest id seen", RepeatedEventIdWarning,
+                              stacklevel=6)
+            self._repeats += 1
+            event_id = self._largest_id + 1
+        self._seen_ids.add(event_id)
+        self._largest_id = max(self._largest_id, event_id)
+        return event_id
+
+    def _collect(self, array_event, batch):
+        """Add one array event to the batch, calibrating its telescope events."""
+        event_id = self._event_id(array_event)
         batch.event_ids.append(event_id)
         batch.array_events.append({k: array_event[k] for k in _ROOT_ENTRIES if k in array_event})
         tels_with_trigger = set(int(t) for t in array_event["trigger_information"]["triggered_telescopes"])
