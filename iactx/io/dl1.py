@@ -1,8 +1,11 @@
-"""Event trees on disk: NetCDF-4/HDF5 files written with h5netcdf.
+"""Event trees on disk: NetCDF-4/HDF5 files.
 
-One HDF5 group per tree node; the stacked ``event`` and ``tel_event``
-indexes are stored as plain coordinate variables and rebuilt on reading.
-Files stay readable by plain xarray, netCDF4, h5py and ncdump.
+One HDF5 group per tree node; the stacked ``tel_event`` index is stored as
+plain coordinate variables and rebuilt on reading. Files are written with
+the netCDF-C library (netCDF4) -- h5netcdf looks up the size of unlimited
+dimensions by scanning every variable, which made creating a file of a few
+hundred variables take seconds -- and read with h5netcdf. They stay readable
+by plain xarray, netCDF4, h5py and ncdump.
 """
 
 from __future__ import annotations
@@ -132,36 +135,35 @@ class EventTreeWriter:
         if self._encoding is None:
             self._encoding = {p: _encoding(ds) for p, ds in nodes.items()}
             unlimited = {p: [d for d in _APPENDABLE if d in ds.dims] for p, ds in nodes.items()}
-            xr.DataTree.from_dict(nodes).to_netcdf(self._tmp, engine="h5netcdf", encoding=self._encoding,
+            xr.DataTree.from_dict(nodes).to_netcdf(self._tmp, engine="netcdf4", encoding=self._encoding,
                                                    unlimited_dims=unlimited)
         else:
             self._append(nodes)
         self.n_events += nodes["/"].sizes.get("event", 0)
 
     def _append(self, nodes):
-        import h5netcdf
+        import netCDF4
         from xarray.conventions import encode_cf_variable
 
         if set(nodes) != set(self._encoding):
             raise ValueError(f"{self.path}: batch has groups {sorted(nodes)}, the file has {sorted(self._encoding)}")
-        with h5netcdf.File(self._tmp, "a") as f:
+        with netCDF4.Dataset(self._tmp, "a") as f:
             for path, ds in nodes.items():
                 group = f if path == "/" else f[path.lstrip("/")]
                 for dim in (d for d in _APPENDABLE if d in ds.dims):
-                    start, n = group.dimensions[dim].size, ds.sizes[dim]
-                    if n == 0:
-                        continue
-                    group.resize_dimension(dim, start + n)
+                    start, n = len(group.dimensions[dim]), ds.sizes[dim]
                     for name, var in ds.variables.items():
-                        if dim not in var.dims:
+                        if dim not in var.dims or n == 0:
                             continue
                         if name not in group.variables:
                             raise ValueError(f"{self.path}: variable {path}/{name} is not in the first batch")
                         var = var.copy(deep=False)
                         var.encoding = {k: v for k, v in self._encoding[path].get(name, {}).items()
                                         if k in ("units", "dtype", "calendar")}
+                        target = group.variables[name]
+                        target.set_auto_maskandscale(False)
                         where = tuple(slice(start, start + n) if d == dim else slice(None) for d in var.dims)
-                        group.variables[name][where] = encode_cf_variable(var, name=name).values
+                        target[where] = encode_cf_variable(var, name=name).values
 
     def update_attrs(self, **attrs):
         """Root attributes to add when the file is closed (e.g. provenance)."""
@@ -173,11 +175,10 @@ class EventTreeWriter:
             self.abort()
             raise ValueError(f"nothing was written to {self.path}: no events")
         if self._extra_attrs:
-            import h5netcdf
+            import netCDF4
 
-            with h5netcdf.File(self._tmp, "a") as f:
-                for key, value in self._extra_attrs.items():
-                    f.attrs[key] = value
+            with netCDF4.Dataset(self._tmp, "a") as f:
+                f.setncatts(self._extra_attrs)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode
