@@ -56,10 +56,10 @@ print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).
 """
 
 
-def timed_run(command):
-    """Wall time [s] and peak resident memory [MB] of one run of ``command``."""
+def timed_run(command, cwd):
+    """Wall time [s] and peak resident memory [MB] of one run of ``command`` in ``cwd``."""
     result = subprocess.run([sys.executable, "-c", _WRAPPER, *command], check=True, capture_output=True,
-                            text=True, env={**os.environ, **ONE_CORE})
+                            text=True, env={**os.environ, **ONE_CORE}, cwd=cwd)
     wall, peak_kb = result.stdout.split()
     return float(wall), float(peak_kb) / 1024
 
@@ -88,14 +88,14 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         outputs = {name: Path(tmp) / f"{name}.h5" for name in tools}
         for name, command in tools.items():  # warm-up: numba caches, file system caches
-            subprocess.run(command(outputs[name]), check=True, env={**os.environ, **ONE_CORE},
+            subprocess.run(command(outputs[name]), check=True, env={**os.environ, **ONE_CORE}, cwd=tmp,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         n_tel_events = count_tel_events(outputs["iactx"])
         walls = {name: [] for name in tools}
         memory = {name: [] for name in tools}
         for _ in range(args.repeats):
             for name, command in tools.items():
-                wall, peak = timed_run(command(outputs[name]))
+                wall, peak = timed_run(command(outputs[name]), cwd=tmp)
                 walls[name].append(wall)
                 memory[name].append(peak)
     size_mb = path.stat().st_size / 2**20
