@@ -9,10 +9,18 @@ run in a fresh process, with
   samples of every telescope event: the cost of decoding the file;
 - ``iactx``: ``iactx.iter_simtel`` into event trees (R1 calibration and gain
   selection included), with its default batch size unless ``--batch-size``
-  says otherwise.
+  says otherwise; once as is and once with ``NUMPY_MADVISE_HUGEPAGE=0``.
+
+The second iactx row is about the machine, not the code: numpy asks the
+kernel for transparent huge pages for arrays of 4 MiB and more, such as the
+reader's waveform output. In a virtual machine that hands freed memory back
+to its host, a fresh huge page is faulted in from the host as a whole, while
+small pages mostly come from memory freed moments ago, so the system time
+spent on the output's first touch differs several-fold. eventio allocates
+no such arrays.
 
 The runs alternate (eventio, iactx, eventio, ...) so that a change in the
-machine's load hits both alike. Reported per telescope event: the median and
+machine's load hits all alike. Reported per telescope event: the median and
 the smallest wall-clock time and the median CPU time (user + system) of the
 iteration (opening the file included, imports and the first numba load
 excluded), and the ratio of the medians. Memory: the peak resident set size
@@ -112,13 +120,22 @@ def worker(kind, path, batch_size):
     }))
 
 
-def run(kind, path, batch_size=None):
+def run(kind, path, batch_size=None, huge_pages=True):
     """Run :func:`worker` in a fresh interpreter and return its figures."""
     command = [sys.executable, __file__, "--worker", kind, "--input", str(path)]
     if batch_size is not None:
         command += ["--batch-size", str(batch_size)]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    env = dict(os.environ) if huge_pages else {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "0"}
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _label(config):
+    kind, batch_size, huge_pages = config
+    if kind == "eventio":
+        return "eventio SimTelFile"
+    size = "default" if batch_size is None else batch_size
+    return f"iactx.iter_simtel (batch_size={size}{'' if huge_pages else ', NUMPY_MADVISE_HUGEPAGE=0'})"
 
 
 def summary(runs):
@@ -152,37 +169,39 @@ def main(argv=None):
         parser.error("--repeats must be at least 3")
     path = args.input or amplified_file(args.copies)
     batch_sizes = args.batch_size or [None]
-    runs = {"eventio": []} | {size: [] for size in batch_sizes}
+    eventio = ("eventio", None, True)
+    configs = [eventio] + [("iactx", size, huge) for size in batch_sizes for huge in (True, False)]
+    runs = {config: [] for config in configs}
     for _ in range(args.repeats):
-        runs["eventio"].append(run("eventio", path))
-        for size in batch_sizes:
-            runs[size].append(run("iactx", path, size))
-    results = {key: summary(value) for key, value in runs.items()}
-    base = results["eventio"]
+        for kind, size, huge_pages in configs:
+            runs[kind, size, huge_pages].append(run(kind, path, size, huge_pages))
+    results = {config: summary(value) for config, value in runs.items()}
+    base = results[eventio]
     print(f"{path} ({path.stat().st_size / 2**20:.0f} MiB), {base['n']} telescope events, "
           f"{args.repeats} runs each, cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}\n")
     header = ("reader", "wall ms/tel-ev (median)", "wall (min)", "cpu ms/tel-ev (median)", "of which sys",
               "ratio wall", "ratio cpu", "peak RSS MiB")
     lines = []
-    for key, r in results.items():
-        name = "eventio SimTelFile" if key == "eventio" else \
-            f"iactx.iter_simtel (batch_size={'default' if key is None else key})"
-        lines.append((name, f"{r['wall']:.3f}", f"{r['wall_min']:.3f}", f"{r['cpu']:.3f}", f"{r['sys']:.3f}",
-                      f"{r['wall'] / base['wall']:.2f}", f"{r['cpu'] / base['cpu']:.2f}", f"{r['maxrss']:.0f}"))
+    for config, r in results.items():
+        lines.append((_label(config), f"{r['wall']:.3f}", f"{r['wall_min']:.3f}", f"{r['cpu']:.3f}",
+                      f"{r['sys']:.3f}", f"{r['wall'] / base['wall']:.2f}", f"{r['cpu'] / base['cpu']:.2f}",
+                      f"{r['maxrss']:.0f}"))
     widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
     for line in [header, *lines]:
         print("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(line, widths))))
     print("\nmemory while iterating (resident set size of the last run, MiB):")
-    for key in batch_sizes:
-        r = results[key]
+    for config in configs[1:]:
+        r = results[config]
         rss = r["rss_batches"]
-        print(f"  iter_simtel batch_size={'default' if key is None else key}: {len(rss)} batches; "
+        print(f"  {_label(config)}: {len(rss)} batches; "
               f"before {r['rss_before']:.0f}, after batch 1 {rss[0]:.0f}, after batch {len(rss) // 2 + 1} "
               f"{rss[len(rss) // 2]:.0f}, after the last {rss[-1]:.0f}, largest {max(rss):.0f}; "
               f"peak (ru_maxrss) {r['maxrss']:.0f}")
     print(f"  eventio: before {base['rss_before']:.0f}, peak (ru_maxrss) {base['maxrss']:.0f}")
-    worst = max(results[key]["wall"] / base["wall"] for key in batch_sizes)
-    print(f"\ntarget: iactx at most {TARGET_RATIO}x plain eventio; worst wall-clock ratio {worst:.2f}")
+    print(f"\ntarget: iactx at most {TARGET_RATIO}x plain eventio (wall clock):")
+    for config in configs[1:]:
+        ratio = results[config]["wall"] / base["wall"]
+        print(f"  {_label(config)}: {ratio:.2f} {'(met)' if ratio <= TARGET_RATIO else '(missed)'}")
     return 0
 
 

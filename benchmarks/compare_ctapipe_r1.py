@@ -229,7 +229,8 @@ def main(argv=None):
                                                  "in the data folder)")
     parser.add_argument("--data", help="folder of the sample files (default $IACTX_DATA_PATH or ../shared/data/simtel)")
     parser.add_argument("--ctapipe-python",
-                        help="python of the ctapipe environment (default $CTAPIPE_PYTHON or ../ctapipe-venv/bin/python)")
+                        help="python of the ctapipe environment "
+                             "(default $CTAPIPE_PYTHON or ../ctapipe-venv/bin/python)")
     parser.add_argument("--rtol", type=float, default=1e-5,
                         help="tolerance relative to max(|ctapipe value|, 1) (default 1e-5)")
     args = parser.parse_args(argv)
