@@ -16,18 +16,23 @@ numpy arrays (strings as unicode arrays, no pickles):
   length, which ctapipe refuses to open otherwise; the choice is stored as
   ``focal_length_choice``):
   ``r1__<name>__event_id``, ``__tel_id``, ``__waveform``
-  (n, n_pixels, n_samples), ``__selected_gain`` (n, n_pixels).
+  (n, n_pixels, n_samples), ``__selected_gain`` (n, n_pixels);
+- with ``--gain-threshold T``, the same once more with the
+  ``ThresholdGainSelector`` threshold set to ``T`` [ADC counts], as
+  ``r1_threshold__<name>__...`` (and ``gain_threshold``), so that the
+  low-gain path is exercised on files whose samples stay below the default.
 
-usage: python _ctapipe_dump.py OUT_DIR FILE [FILE ...]
+usage: python _ctapipe_dump.py OUT_DIR [--gain-threshold T] FILE [FILE ...]
        (writes OUT_DIR/<file name>.npz)
 """
 
-import sys
+import argparse
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from ctapipe.io import SimTelEventSource
+from traitlets.config import Config
 
 
 def _csr(neighbors):
@@ -64,7 +69,7 @@ def _subarray_arrays(subarray):
     return out
 
 
-def _r1_arrays(source):
+def _r1_arrays(source, prefix):
     per_camera = defaultdict(lambda: defaultdict(list))
     for event in source:
         for tel_id, r1 in event.r1.tel.items():
@@ -83,40 +88,53 @@ def _r1_arrays(source):
     out = {}
     for name, columns in per_camera.items():
         for column, values in columns.items():
-            out[f"r1__{name}__{column}"] = np.stack(values) if column in ("waveform", "selected_gain") \
+            out[f"{prefix}__{name}__{column}"] = np.stack(values) if column in ("waveform", "selected_gain") \
                 else np.asarray(values, np.int64)
     return out
 
 
-def _open(path):
-    """ctapipe's source with its defaults; the equivalent focal length where the file has no effective one."""
+def _open(path, gain_threshold=None):
+    """ctapipe's source with its defaults; the equivalent focal length where the file has no effective one.
+
+    ``gain_threshold`` replaces the default threshold of the gain selection.
+    """
+    config = Config()
+    if gain_threshold is not None:
+        config.ThresholdGainSelector.threshold = float(gain_threshold)
     try:
-        return SimTelEventSource(path), "EFFECTIVE"
+        return SimTelEventSource(path, config=config), "EFFECTIVE"
     except RuntimeError as err:
         if "effective focal length was not present" not in str(err):
             raise
-        return SimTelEventSource(path, focal_length_choice="EQUIVALENT"), "EQUIVALENT"
+        return SimTelEventSource(path, focal_length_choice="EQUIVALENT", config=config), "EQUIVALENT"
 
 
-def dump(path, out_dir):
+def dump(path, out_dir, gain_threshold=None):
     """Write ``out_dir/<name of path>.npz`` with ctapipe's view of ``path``."""
     source, focal_length_choice = _open(path)
     with source:
         arrays = _subarray_arrays(source.subarray)
-        arrays.update(_r1_arrays(source))
+        arrays.update(_r1_arrays(source, "r1"))
     arrays["focal_length_choice"] = np.asarray(focal_length_choice)
+    if gain_threshold is not None:
+        source, _ = _open(path, gain_threshold)
+        with source:
+            arrays.update(_r1_arrays(source, "r1_threshold"))
+        arrays["gain_threshold"] = np.float64(gain_threshold)
     target = Path(out_dir) / f"{Path(path).name}.npz"
     np.savez(target, **arrays)
     return target
 
 
-def main(argv):
-    if len(argv) < 2:
-        raise SystemExit(__doc__)
-    out_dir, *paths = argv
-    for path in paths:
-        print(dump(path, out_dir))
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out_dir")
+    parser.add_argument("files", nargs="+")
+    parser.add_argument("--gain-threshold", type=float, help="extra pass with this gain-selection threshold")
+    args = parser.parse_args(argv)
+    for path in args.files:
+        print(dump(path, args.out_dir, args.gain_threshold))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -12,7 +12,10 @@ are then compared with what ``iactx.read_simtel`` makes of the same files:
   carried with each telescope event;
 - per camera: the triggered telescope events, their R1 ``waveform`` against
   ctapipe's ``event.r1.tel[tel_id].waveform`` and ``selected_gain`` against
-  ``event.r1.tel[tel_id].selected_gain_channel``.
+  ``event.r1.tel[tel_id].selected_gain_channel``; once with the default gain
+  selection (4000 ADC counts, which no sample of these files reaches) and
+  once with a low threshold (``--gain-threshold``, 450 by default) set on
+  both sides, so that the low-gain path is compared as well.
 
 Floating-point values agree when ``|iactx - ctapipe| <= rtol * max(|ctapipe|, 1)``
 (``rtol`` = 1e-5 by default), NaN matching NaN; angles are compared modulo
@@ -23,7 +26,7 @@ the largest absolute difference and the largest difference relative to
 disagreement, 2 when ctapipe cannot be run.
 
 usage: python benchmarks/compare_ctapipe_r1.py [--data DIR] [--ctapipe-python PYTHON]
-                                               [--rtol RTOL] [FILE ...]
+                                               [--rtol RTOL] [--gain-threshold T] [FILE ...]
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ DEFAULT_FILES = (
 )
 DEFAULT_CTAPIPE_PYTHON = REPO.parent / "ctapipe-venv" / "bin" / "python"
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "simtel"
+#: threshold [ADC counts] of the second comparison, low enough to put pixels on the low gain
+DEFAULT_GAIN_THRESHOLD = 450.0
 
 
 def ctapipe_python(option=None):
@@ -126,13 +131,20 @@ def _neighbor_row(file, camera, ours, theirs):
                f"{differ} pixels differ" if differ else f"{len(theirs)} pixels")
 
 
-def compare_file(path, dump, rtol):
-    """Rows comparing ``iactx.read_simtel(path)`` with ctapipe's arrays in ``dump``."""
-    name = Path(path).name
+def _read(path, gain_threshold=None):
+    """iactx's tree of the whole file, with the default or the given gain-selection threshold."""
+    options = {} if gain_threshold is None else {"gain_threshold": float(gain_threshold)}
     with warnings.catch_warnings():
         # files without an effective focal length: iactx warns and uses the equivalent one
         warnings.simplefilter("ignore", iactx.io.simtel_instrument.FocalLengthFallbackWarning)
-        tree = iactx.read_simtel(path)
+        with iactx.io.simtel.SimtelSource(path, **options) as source:
+            return next(source.batches(batch_size=None))
+
+
+def compare_file(path, dump, rtol):
+    """Rows comparing iactx's reading of ``path`` with ctapipe's arrays in ``dump``."""
+    name = Path(path).name
+    tree = _read(path)
     inst = tree["instrument"].to_dataset()
     rows = [
         _exact_row(name, "-", "tel_id", inst["tel"].values, dump["tel_id"]),
@@ -154,6 +166,13 @@ def compare_file(path, dump, rtol):
         if camera not in ours_cameras:
             continue
         rows.extend(_compare_camera(name, camera, tree[camera].to_dataset(), dump, focal_length_of, rtol))
+    if "gain_threshold" in dump:
+        threshold = float(dump["gain_threshold"])
+        low = _read(path, threshold)
+        for camera in dump["camera_names"].tolist():
+            if camera in ours_cameras:
+                rows.extend(_r1_rows(name, camera, low[camera].to_dataset(), dump, "r1_threshold",
+                                     f" (threshold {threshold:g})", rtol))
     return rows
 
 
@@ -170,7 +189,14 @@ def _compare_camera(name, camera, cam, dump, focal_length_of, rtol):
         _neighbor_row(name, camera, _neighbor_lists(cam["neighbors"].values),
                       _ctapipe_neighbor_lists(dump[geom + "neighbor_indptr"], dump[geom + "neighbor_indices"])),
     ]
-    r1 = f"r1__{camera}__"
+    rows.extend(_r1_rows(name, camera, cam, dump, "r1", "", rtol, focal_length_of))
+    return rows
+
+
+def _r1_rows(name, camera, cam, dump, prefix, label, rtol, focal_length_of=None):
+    """Rows for the telescope events, R1 waveforms and selected gains of one camera."""
+    r1 = f"{prefix}__{camera}__"
+    rows = []
     if r1 + "event_id" in dump:
         theirs_keys = list(zip(dump[r1 + "event_id"].tolist(), dump[r1 + "tel_id"].tolist()))
     else:
@@ -179,25 +205,30 @@ def _compare_camera(name, camera, cam, dump, focal_length_of, rtol):
     position = {key: i for i, key in enumerate(ours_keys)}
     missing = [k for k in theirs_keys if k not in position]
     extra = sorted(set(ours_keys) - set(theirs_keys))
-    rows.append(Row(name, camera, "tel_event keys", len(theirs_keys), np.nan, np.nan, not missing and not extra,
+    rows.append(Row(name, camera, "tel_event keys" + label, len(theirs_keys), np.nan, np.nan,
+                    not missing and not extra,
                     f"{len(missing)} missing in iactx, {len(extra)} extra in iactx" if missing or extra
                     else "(event_id, tel_id) identical"))
     if not theirs_keys or missing:
         return rows
     order = np.asarray([position[k] for k in theirs_keys])
-    rows.append(_float_row(name, camera, "waveform", cam["waveform"].values[order], dump[r1 + "waveform"], rtol))
-    gain_row = _exact_row(name, camera, "selected_gain", cam["selected_gain"].values[order],
+    rows.append(_float_row(name, camera, "waveform" + label, cam["waveform"].values[order], dump[r1 + "waveform"],
+                           rtol))
+    gain_row = _exact_row(name, camera, "selected_gain" + label, cam["selected_gain"].values[order],
                           dump[r1 + "selected_gain"])
     gain_row.note = gain_row.note or f"{np.count_nonzero(dump[r1 + 'selected_gain'])} on low gain"
     rows.append(gain_row)
-    rows.append(_float_row(name, camera, "focal_length", cam["focal_length"].values[order],
-                           [focal_length_of[tel] for _, tel in theirs_keys], rtol))
+    if focal_length_of is not None:
+        rows.append(_float_row(name, camera, "focal_length", cam["focal_length"].values[order],
+                               [focal_length_of[tel] for _, tel in theirs_keys], rtol))
     return rows
 
 
-def run_ctapipe_dump(python, paths, out_dir):
+def run_ctapipe_dump(python, paths, out_dir, gain_threshold=None):
     """Run ``_ctapipe_dump.py`` under ``python``; return ``{path: npz path}``."""
     command = [str(python), str(HERE / "_ctapipe_dump.py"), str(out_dir), *map(str, paths)]
+    if gain_threshold is not None:
+        command += ["--gain-threshold", str(gain_threshold)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
@@ -233,6 +264,9 @@ def main(argv=None):
                              "(default $CTAPIPE_PYTHON or ../ctapipe-venv/bin/python)")
     parser.add_argument("--rtol", type=float, default=1e-5,
                         help="tolerance relative to max(|ctapipe value|, 1) (default 1e-5)")
+    parser.add_argument("--gain-threshold", type=float, default=DEFAULT_GAIN_THRESHOLD,
+                        help="threshold [ADC counts] of the second, low-gain comparison; 0 to skip "
+                             f"(default {DEFAULT_GAIN_THRESHOLD:g})")
     args = parser.parse_args(argv)
     paths = [Path(f) for f in args.files] or [data_folder(args.data) / f for f in DEFAULT_FILES]
     missing = [p for p in paths if not p.is_file()]
@@ -246,7 +280,7 @@ def main(argv=None):
         return 2
     with tempfile.TemporaryDirectory(prefix="iactx_ctapipe_") as tmp:
         try:
-            dumps = run_ctapipe_dump(python, paths, tmp)
+            dumps = run_ctapipe_dump(python, paths, tmp, args.gain_threshold or None)
         except RuntimeError as err:
             print(err, file=sys.stderr)
             return 2
