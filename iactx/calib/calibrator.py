@@ -28,6 +28,7 @@ import param
 import xarray as xr
 
 from .._apply import apply_kernel
+from ..io.event_tree import tel_types_of
 from ..config.telescope_parameter import TelescopeParameter, resolve_per_tel_event
 from . import extractor_kernels as K
 from .extractors import (
@@ -48,22 +49,6 @@ INVALID_PIXEL_HANDLERS = ("NeighborAverage", None)
 
 _IMAGE_ATTRS = {"units": "pe", "long_name": "extracted charge"}
 _TIME_ATTRS = {"units": "ns", "long_name": "pulse time (charge-weighted mean in the window)"}
-
-
-def tel_types_of(tree):
-    """Telescope type string of every telescope id, from the tree's ``/instrument`` node.
-
-    Returns
-    -------
-    dict[int, str] or None
-        None when the tree has no ``/instrument`` with ``tel_type``.
-    """
-    if "instrument" not in tree.children:
-        return None
-    inst = tree["instrument"].to_dataset(inherit=False)
-    if "tel_type" not in inst:
-        return None
-    return {int(t): str(v) for t, v in zip(inst["tel"].values, inst["tel_type"].values)}
 
 
 def _tel_types_from_dataset(ds, tel_types):

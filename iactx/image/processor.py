@@ -30,21 +30,12 @@ import pandas as pd
 import xarray as xr
 
 from ..accessor import camera_groups
+from ..io.event_tree import tel_types_of
 from .cleaning import CLEANERS, merge_into
 from .parameters import count_timing_points, draw_timing_starts, image_parameters
 from .quality import ImageQualityQuery
 
 __all__ = ["ImageProcessor", "dl1", "COMPONENTS", "tel_types_of"]
-
-
-def tel_types_of(tree):
-    """Telescope type string of every telescope id, from ``/instrument``."""
-    if "instrument" not in tree.children:
-        return None
-    inst = tree["instrument"].to_dataset(inherit=False)
-    if "tel_type" not in inst:
-        return None
-    return {int(t): str(v) for t, v in zip(inst["tel"].values, inst["tel_type"].values)}
 
 
 class ImageProcessor(param.Parameterized):

@@ -27,6 +27,7 @@ __all__ = [
     "EVENT_TYPES",
     "camera_group",
     "check_tree",
+    "tel_types_of",
     "make_tree",
     "root_dataset",
     "tel_event_index",
@@ -144,6 +145,22 @@ def _with_telescope_columns(cam, instrument):
             values = np.array(values.tolist(), dtype=str)
         columns[name] = ("readout_tel", values, dict(rows[name].attrs))
     return cam.assign(columns)
+
+
+def tel_types_of(tree):
+    """Telescope type string of every telescope id, from the tree's ``/instrument`` node.
+
+    Returns
+    -------
+    dict[int, str] or None
+        None when the tree has no ``/instrument`` with ``tel_type``.
+    """
+    if "instrument" not in tree.children:
+        return None
+    inst = tree["instrument"].to_dataset(inherit=False)
+    if "tel_type" not in inst:
+        return None
+    return {int(t): str(v) for t, v in zip(inst["tel"].values, inst["tel_type"].values)}
 
 
 def check_tree(tree):
