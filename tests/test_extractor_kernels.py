@@ -5,7 +5,7 @@ import pytest
 
 from iactx.calib import extractor_kernels as K
 from iactx.calib.correction import integration_correction, sliding_window_correction
-from iactx.calib.two_pass_kernels import island_labels, lts_linear_regression, tailcuts_mask
+from iactx.calib.two_pass_kernels import lts_linear_regression
 from iactx.instrument import CameraGeometry
 
 RATE = 1.6  # GHz: times are divided by it
@@ -359,27 +359,6 @@ def test_integration_correction_of_a_box_pulse():
     np.testing.assert_allclose(integration_correction(pulse, 0.1, 1.0, 7, 3), [1.0, 1.0])
     # window beyond the pulse: correction 1 where nothing is inside
     np.testing.assert_allclose(sliding_window_correction(pulse, 0.1, 1.0, 2), [2.0, 1.0])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_tailcuts_and_islands(dtype):
-    rng = np.random.default_rng(8)
-    image = rng.uniform(0, 3, GEOM.n_pixels).astype(dtype)
-    image[[0, 1]] = 20  # pixels 0 and 1 are neighbours in the toy camera
-    image[NEIGHBORS[0]] = np.maximum(image[NEIGHBORS[0]], 6)
-    image[GEOM.n_pixels - 1] = 30  # isolated picture pixel: dropped
-    mask = np.empty(GEOM.n_pixels, bool)
-    tailcuts_mask(image, INDPTR, INDICES, 10.0, 5.0, 1, mask)
-    picture = image >= 10
-    n_pic = np.array([picture[n].sum() for n in NEIGHBORS])
-    in_pic = picture & (n_pic >= 1)
-    boundary = image >= 5
-    expected = np.array([(boundary[p] and in_pic[NEIGHBORS[p]].any()) or (in_pic[p] and boundary[NEIGHBORS[p]].any())
-                         for p in range(GEOM.n_pixels)])
-    np.testing.assert_array_equal(mask, expected)
-    labels = np.empty(GEOM.n_pixels, np.int64)
-    assert island_labels(mask, INDPTR, INDICES, labels) == 1
-    assert set(np.flatnonzero(labels)) == set(np.flatnonzero(mask))
 
 
 def test_lts_regression_ignores_outliers():

@@ -29,9 +29,10 @@ import numpy as np
 from numba import prange
 
 from .._numba import kernel
+from ..image.cleaning_kernels import _brightest_island_row, _label_islands_row, _tailcuts_row
 from .extractor_kernels import _store, _window_sum
 
-__all__ = ["two_pass_window_sum", "lts_linear_regression", "tailcuts_mask", "island_labels"]
+__all__ = ["two_pass_window_sum", "lts_linear_regression"]
 
 _DET_EPS = 2 * np.finfo(np.float64).eps
 
@@ -141,71 +142,6 @@ def lts_linear_regression(x, y, relative_sample_size=0.85, max_iterations=20, ep
 
 
 @kernel
-def tailcuts_mask(image, indptr, indices, picture, boundary, min_picture_neighbors, out):
-    """Two-threshold cleaning of one image, isolated pixels dropped.
-
-    A picture pixel (``>= picture``) needs ``min_picture_neighbors`` picture
-    neighbours; kept are boundary pixels (``>= boundary``) next to a
-    picture pixel and picture pixels next to a boundary pixel.
-    """
-    n = image.shape[0]
-    in_picture = np.empty(n, np.bool_)
-    for p in range(n):
-        above = image[p] >= picture
-        if above and min_picture_neighbors > 0:
-            count = 0
-            for k in range(indptr[p], indptr[p + 1]):
-                if image[indices[k]] >= picture:
-                    count += 1
-            above = count >= min_picture_neighbors
-        in_picture[p] = above
-    for p in range(n):
-        keep = False
-        if image[p] >= boundary:
-            for k in range(indptr[p], indptr[p + 1]):
-                if in_picture[indices[k]]:
-                    keep = True
-                    break
-        if not keep and in_picture[p]:
-            for k in range(indptr[p], indptr[p + 1]):
-                if image[indices[k]] >= boundary:
-                    keep = True
-                    break
-        out[p] = keep
-
-
-@kernel
-def island_labels(mask, indptr, indices, labels):
-    """Label the connected groups of ``mask`` 1, 2, ... in order of their first pixel.
-
-    Returns the number of islands; ``labels`` is 0 outside the mask.
-    """
-    n = mask.shape[0]
-    stack = np.empty(n, np.int64)
-    for p in range(n):
-        labels[p] = 0
-    current = 0
-    for p in range(n):
-        if not mask[p] or labels[p] != 0:
-            continue
-        current += 1
-        labels[p] = current
-        top = 0
-        stack[top] = p
-        top += 1
-        while top > 0:
-            top -= 1
-            q = stack[top]
-            for k in range(indptr[q], indptr[q + 1]):
-                r = indices[k]
-                if mask[r] and labels[r] == 0:
-                    labels[r] = current
-                    stack[top] = r
-                    top += 1
-    return current
-
-
-@kernel
 def _interpolate(values, broken, indptr, indices):
     """Broken pixels -> mean of their non-broken neighbours (0 without any), in place."""
     n = values.shape[0]
@@ -277,19 +213,15 @@ def _two_pass_event(w, e, indptr, indices, pix_x, pix_y, broken, core_threshold,
         _interpolate(charge1, broken, indptr, indices)
         _interpolate(time1, broken, indptr, indices)
 
+    # core cleaning (core threshold / half of it, one picture neighbour), brightest island
     clean = np.empty(n_pixels, np.bool_)
-    tailcuts_mask(charge1, indptr, indices, core_threshold, core_threshold / 2, 1, clean)
+    flags = np.empty((3, n_pixels), np.bool_)
+    _tailcuts_row(charge1, np.full(n_pixels, core_threshold), np.full(n_pixels, core_threshold / 2), 1, False,
+                  indptr, indices, flags[0], flags[1], flags[2], clean)
     labels = np.empty(n_pixels, np.int64)
-    n_islands = island_labels(clean, indptr, indices, labels)
-    island = np.zeros(n_pixels, np.bool_)
-    if n_islands > 0:
-        brightness = np.zeros(n_islands + 1)
-        for p in range(n_pixels):
-            if labels[p] > 0:
-                brightness[labels[p]] += charge1[p]
-        brightest = np.argmax(brightness)
-        for p in range(n_pixels):
-            island[p] = labels[p] == brightest
+    n_islands = _label_islands_row(clean, indptr, indices, labels, np.empty(n_pixels, np.int64))
+    island = np.empty(n_pixels, np.bool_)
+    _brightest_island_row(labels, n_islands, charge1, island)
 
     n_island = 0
     size = 0.0
