@@ -218,6 +218,9 @@ class SimtelSource:
         self._instrument = subarray.to_dataset()
         self.n_read = 0
         self._seen_ids, self._largest_id, self._repeats = set(), 0, 0
+        #: pixels with their high voltage switched off, per telescope
+        self._disabled = {int(tel_id): np.asarray(description["disabled_pixels"]["HV_disabled"], np.intp)
+                          for tel_id, description in self._file.telescope_descriptions.items()}
         #: id given to the last event without one (calibration events); counts down from -1
         self._last_pseudo_id = 0
 
@@ -510,6 +513,8 @@ class SimtelSource:
             "focal_length": ("tel_event", np.asarray(camera.focal_length, np.float64).reshape(n),
                              {"units": "m", "long_name": f"{self.focal_length_kind} focal length"}),
         }
+        data_vars["outlier_mask"] = (("tel_event", "pixel"), self._outlier_mask(camera.keys[2], n_pixels),
+                                     {"long_name": "pixel disabled (high voltage off) in the camera settings"})
         if self.has_true_image:
             data_vars["true_image"] = (("tel_event", "pixel"), stacked(camera.true_image, (n_pixels,), np.int32),
                                        {"units": "pe", "long_name": "true photo-electrons, -1 if unknown"})
@@ -523,6 +528,14 @@ class SimtelSource:
         keys = tuple(np.asarray(k) for k in camera.keys)
         return camera_group(geometry, readouts, keys, data_vars)
 
+
+    def _outlier_mask(self, tel_ids, n_pixels):
+        """Disabled pixels of each telescope event, shape (n_tel_events, n_pixels)."""
+        tel_ids = np.asarray(tel_ids, np.int64)
+        mask = np.zeros((tel_ids.size, n_pixels), bool)
+        for tel_id in np.unique(tel_ids):
+            mask[np.ix_(tel_ids == tel_id, self._disabled[int(tel_id)])] = True
+        return mask
 
 
 def iter_simtel(path, *, batch_size=100, max_events=None, allowed_tels=None, focal_length="effective",

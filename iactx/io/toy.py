@@ -488,6 +488,8 @@ class ToySource:
                               {"long_name": "gain channel used (0 high, 1 low)"}),
             "time_shift": (("tel_event", "pixel"), np.zeros((n, n_pixels), np.float32),
                            {"units": "ns", "long_name": "peak time shift of the selected channel"}),
+            "outlier_mask": (("tel_event", "pixel"), np.zeros((n, n_pixels), bool),
+                             {"long_name": "pixel disabled (high voltage off) in the camera settings"}),
             "pointing_alt": ("tel_event", np.full(n, self.pointing[0]),
                              {"units": "deg", "long_name": "telescope pointing altitude"}),
             "pointing_az": ("tel_event", np.full(n, self.pointing[1]),

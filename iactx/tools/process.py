@@ -25,7 +25,7 @@ __all__ = ["build_registry", "process_files", "select_output", "RAW_VARIABLES", 
 log = logging.getLogger("iactx.process")
 
 #: per-telescope-event inputs of the DL1 chain, never written by ``process``
-RAW_VARIABLES = {"waveform", "r0", "pedestal", "dc_to_pe", "selected_gain", "time_shift"}
+RAW_VARIABLES = {"waveform", "r0", "pedestal", "dc_to_pe", "selected_gain", "time_shift", "outlier_mask"}
 #: per-pixel DL1 data, written with ``write_dl1_images``
 IMAGE_VARIABLES = {"image", "peak_time", "image_mask", "true_image", "is_valid"}
 #: per-telescope-event context always written
