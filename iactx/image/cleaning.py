@@ -203,18 +203,8 @@ def tailcuts_clean(cam, picture_thresh=7, boundary_thresh=5, keep_isolated_pixel
     xarray.DataArray
         ``image_mask`` (tel_event, pixel) bool.
     """
-    indptr, indices = _neighbors(cam)
-
-    def body(d, p, i):
-        out = np.empty(d[0].shape, bool)
-        K.tailcuts_clean_kernel(d[0], p[0], p[1], i[0], i[1], indptr, indices, out)
-        return out
-
-    return _mask_result(_apply_masks(
-        body, cam, [_data(cam, image, "image")],
-        [(picture_thresh, "picture_thresh", 0), (boundary_thresh, "boundary_thresh", 0)],
-        [(min_number_picture_neighbors, "min_number_picture_neighbors", np.int64),
-         (keep_isolated_pixels, "keep_isolated_pixels", np.bool_)]))
+    return _two_threshold_cleaning(K.tailcuts_clean_kernel, cam, picture_thresh, boundary_thresh,
+                                   keep_isolated_pixels, min_number_picture_neighbors, image)
 
 
 def mars_cleaning_1st_pass(cam, picture_thresh=7, boundary_thresh=5, keep_isolated_pixels=False,
@@ -225,11 +215,18 @@ def mars_cleaning_1st_pass(cam, picture_thresh=7, boundary_thresh=5, keep_isolat
     :func:`tailcuts_clean` are added. Parameters and result as
     :func:`tailcuts_clean`.
     """
+    return _two_threshold_cleaning(K.mars_cleaning_kernel, cam, picture_thresh, boundary_thresh,
+                                   keep_isolated_pixels, min_number_picture_neighbors, image)
+
+
+def _two_threshold_cleaning(kernel, cam, picture_thresh, boundary_thresh, keep_isolated_pixels,
+                            min_number_picture_neighbors, image):
+    """Run a picture/boundary cleaning kernel (tail cuts, MARS) over a camera group."""
     indptr, indices = _neighbors(cam)
 
     def body(d, p, i):
         out = np.empty(d[0].shape, bool)
-        K.mars_cleaning_kernel(d[0], p[0], p[1], i[0], i[1], indptr, indices, out)
+        kernel(d[0], p[0], p[1], i[0], i[1], indptr, indices, out)
         return out
 
     return _mask_result(_apply_masks(
