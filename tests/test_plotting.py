@@ -886,10 +886,9 @@ def test_waveforms_and_browser_every_real_camera(file_name, camera_name, backend
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_toy_simulation_events(backend):
-    toy = pytest.importorskip("iactx.io.toy", reason="the toy simulation is not available")
-    if not hasattr(toy, "toy_events"):
-        pytest.skip("iactx.io.toy has no toy_events")
-    tree = toy.toy_events(3, seed=1)
+    from iactx.io.toy import toy_events
+
+    tree = toy_events(3, seed=1)
     for name in tree.iact.cameras:
         ds = tree[name].to_dataset()
         event, tel = first_key(ds)
