@@ -157,7 +157,24 @@ class EngineeringCameraFrame(CameraFrame):
     n_mirrors = _MirrorAttribute(default=1)
 
 
-class TelescopeFrame(BaseCoordinateFrame):
+class _FieldOfViewFrame(BaseCoordinateFrame):
+    """Spherical field-of-view offsets ``fov_lon``, ``fov_lat``, with ``fov_lon`` in [-180, 180) deg."""
+
+    frame_specific_representation_info = {
+        UnitSphericalRepresentation: [
+            RepresentationMapping("lon", "fov_lon"),
+            RepresentationMapping("lat", "fov_lat"),
+        ]
+    }
+    default_representation = UnitSphericalRepresentation
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if isinstance(self._data, UnitSphericalRepresentation):
+            self._data.lon.wrap_angle = _WRAP_180
+
+
+class TelescopeFrame(_FieldOfViewFrame):
     """Spherical offsets from the pointing direction of one telescope.
 
     ``fov_lon`` is aligned with azimuth and ``fov_lat`` with altitude at the
@@ -174,25 +191,12 @@ class TelescopeFrame(BaseCoordinateFrame):
         Location, passed on to ``AltAz``.
     """
 
-    frame_specific_representation_info = {
-        UnitSphericalRepresentation: [
-            RepresentationMapping("lon", "fov_lon"),
-            RepresentationMapping("lat", "fov_lat"),
-        ]
-    }
-    default_representation = UnitSphericalRepresentation
-
     telescope_pointing = CoordinateAttribute(frame=AltAz, default=None)
     obstime = TimeAttribute(default=None)
     location = EarthLocationAttribute(default=None)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if isinstance(self._data, UnitSphericalRepresentation):
-            self._data.lon.wrap_angle = _WRAP_180
 
-
-class NominalFrame(BaseCoordinateFrame):
+class NominalFrame(_FieldOfViewFrame):
     """Spherical offsets from an arbitrary ``origin`` in ``AltAz``.
 
     The common field-of-view frame of several telescopes, e.g. around the
@@ -207,22 +211,9 @@ class NominalFrame(BaseCoordinateFrame):
     location : astropy.coordinates.EarthLocation
     """
 
-    frame_specific_representation_info = {
-        UnitSphericalRepresentation: [
-            RepresentationMapping("lon", "fov_lon"),
-            RepresentationMapping("lat", "fov_lat"),
-        ]
-    }
-    default_representation = UnitSphericalRepresentation
-
     origin = CoordinateAttribute(frame=AltAz, default=None)
     obstime = TimeAttribute(default=None)
     location = EarthLocationAttribute(default=None)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if isinstance(self._data, UnitSphericalRepresentation):
-            self._data.lon.wrap_angle = _WRAP_180
 
 
 def _altaz_deg(coord, what):
