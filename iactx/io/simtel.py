@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..calib.r1_kernels import calibrate_selected_gain, select_gain_threshold
+from .array_pool import ArrayPool
 from .errors import check_input_file, first_bytes
 from .event_tree import EVENT_TYPES, camera_group, make_tree, root_dataset
 from .simtel_instrument import subarray_from_simtel
+from .simtel_stream import SimtelStream
 
 __all__ = ["read_simtel", "iter_simtel", "SimtelSource", "TruncatedFileWarning", "RepeatedEventIdWarning",
            "GAIN_THRESHOLD"]
@@ -47,8 +49,6 @@ def _is_eventio(path):
 
 
 def _open_simtel(path, allowed_tels, calibration_events):
-    from eventio import SimTelFile
-
     path = check_input_file(path)
     if not _is_eventio(path):
         raise ValueError(
@@ -56,11 +56,8 @@ def _open_simtel(path, allowed_tels, calibration_events):
             f"it starts with {first_bytes(path)}"
         )
     try:
-        return path, SimTelFile(
-            str(path), allowed_telescopes=set(allowed_tels) if allowed_tels else None,
-            skip_calibration=not calibration_events,
-        )
-    except (EOFError, ValueError, OSError) as err:
+        return path, SimtelStream(path, allowed_tels=allowed_tels, calibration_events=calibration_events)
+    except Exception as err:  # noqa: BLE001 - any failure in the header means the file cannot be used
         raise ValueError(f"{path}: cannot read the run header and telescope descriptions ({err})") from err
 
 
@@ -113,12 +110,15 @@ class _CameraBatch:
 
     The R1 waveforms and selected gains are written, as the events arrive,
     into arrays reserved for the whole batch (doubled when full), so that
-    eventio's raw arrays are released after each event instead of being
-    held and copied once more at the end of the batch. Reserved but unused
-    rows are never touched and so take no physical memory.
+    the raw samples are released after each event instead of being held
+    and copied once more at the end of the batch. Reserved but unused
+    rows are never touched and so take no physical memory. The arrays come
+    from the reader's :class:`ArrayPool`, so the memory of batches the
+    caller has dropped is filled again without new page faults.
     """
 
     capacity: int
+    pool: ArrayPool
     n: int = 0
     waveform: np.ndarray | None = None
     selected: np.ndarray | None = None
@@ -141,17 +141,23 @@ class _CameraBatch:
             batch's earlier telescope events.
         """
         if self.waveform is None:
-            self.waveform = np.empty((self.capacity, n_pixels, n_samples), np.float32)
-            self.selected = np.empty((self.capacity, n_pixels), np.int8)
+            self.waveform = self.pool.empty((self.capacity, n_pixels, n_samples), np.float32)
+            self.selected = self.pool.empty((self.capacity, n_pixels), np.int8)
         elif self.waveform.shape[1:] != (n_pixels, n_samples):
             raise ValueError(f"telescope event with {n_pixels} pixels and {n_samples} samples among events "
                              f"with {self.waveform.shape[1:]} of the same camera type")
         elif self.n == self.capacity:
             self.capacity *= 2
-            self.waveform = _with_rows(self.waveform, self.n, self.capacity)
-            self.selected = _with_rows(self.selected, self.n, self.capacity)
+            self.waveform = self._with_rows(self.waveform)
+            self.selected = self._with_rows(self.selected)
         self.n += 1
         return self.n - 1
+
+    def _with_rows(self, array):
+        """A copy of ``array`` with room for ``capacity`` rows, the first ``n`` filled."""
+        grown = self.pool.empty((self.capacity, *array.shape[1:]), array.dtype)
+        grown[:self.n] = array[:self.n]
+        return grown
 
 
 @dataclass
@@ -165,13 +171,6 @@ class _Batch:
     def waveform_bytes(self):
         """Bytes of the R1 waveforms collected so far."""
         return sum(camera.n * camera.waveform[0].nbytes for camera in self.cameras.values() if camera.n)
-
-
-def _with_rows(array, n, capacity):
-    """A copy of ``array`` with room for ``capacity`` rows, the first ``n`` filled."""
-    grown = np.empty((capacity, *array.shape[1:]), array.dtype)
-    grown[:n] = array[:n]
-    return grown
 
 
 class SimtelSource:
@@ -199,12 +198,12 @@ class SimtelSource:
 
     def __init__(self, path, *, allowed_tels=None, focal_length="effective", keep_r0=False,
                  calibration_events=False, strict=False, gain_threshold=GAIN_THRESHOLD):
-        self.path, self._file = _open_simtel(path, allowed_tels, calibration_events)
+        self.path, self._stream = _open_simtel(path, allowed_tels, calibration_events)
         self.keep_r0 = keep_r0
         self.strict = strict
         self.gain_threshold = float(gain_threshold)
         self.calibration_events = calibration_events
-        subarray, self.focal_lengths = subarray_from_simtel(self._file, self.path, focal_length)
+        subarray, self.focal_lengths = subarray_from_simtel(self._stream, self.path, focal_length)
         if allowed_tels:
             unknown = sorted(set(int(t) for t in allowed_tels) - set(subarray.tel))
             if unknown:
@@ -212,15 +211,16 @@ class SimtelSource:
             subarray = subarray.select_subarray(allowed_tels)
         self.subarray = subarray
         self.focal_length_kind = focal_length
-        self.obs_id = int(self._file.header["run"])
-        self.has_true_image = _has_true_image(self._file.history)
+        self.obs_id = int(self._stream.header["run"])
+        self.has_true_image = _has_true_image(self._stream.history)
         self._camera_of = {t: d.camera.name for t, d in subarray.tel.items()}
         self._instrument = subarray.to_dataset()
         self.n_read = 0
+        self._pool = ArrayPool()
         self._seen_ids, self._largest_id, self._repeats = set(), 0, 0
         #: pixels with their high voltage switched off, per telescope
         self._disabled = {int(tel_id): np.asarray(description["disabled_pixels"]["HV_disabled"], np.intp)
-                          for tel_id, description in self._file.telescope_descriptions.items()}
+                          for tel_id, description in self._stream.telescope_descriptions.items()}
         #: id given to the last event without one (calibration events); counts down from -1
         self._last_pseudo_id = 0
 
@@ -233,7 +233,7 @@ class SimtelSource:
             return False
 
     def close(self):
-        self._file.close()
+        self._stream.close()
 
     def __enter__(self):
         return self
@@ -242,12 +242,12 @@ class SimtelSource:
         self.close()
 
     def _simulation_attrs(self):
-        header = self._file.mc_run_headers[-1] if self._file.mc_run_headers else None
+        header = self._stream.mc_run_headers[-1] if self._stream.mc_run_headers else None
         attrs = {
             "source": "sim_telarray",
             "input_file": str(self.path),
             "focal_length_kind": self.focal_length_kind,
-            "tracking_mode": int(self._file.header["tracking_mode"]),
+            "tracking_mode": int(self._stream.header["tracking_mode"]),
         }
         if header is not None:
             attrs.update({
@@ -308,32 +308,17 @@ class SimtelSource:
             yield self._tree(batch)
 
     def _events(self, limit):
-        """The file's complete array events, stopping cleanly at a truncation.
-
-        eventio reports a truncated file by a warning and hands back the
-        partial event it was assembling; such an event is dropped here.
-        """
+        """The file's complete array events, stopping cleanly at a truncation or corrupt record."""
         if limit <= 0:
             return
-        iterator = iter(self._file)
+        iterator = iter(self._stream)
         while True:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    array_event = next(iterator)
-                    error = None
-                except StopIteration:
-                    array_event, error = None, None
-                except Exception as err:  # noqa: BLE001 - any parse failure means a corrupt record
-                    array_event, error = None, err
-            truncated = [w for w in caught if "truncated" in str(w.message)]
-            for w in caught:
-                if w not in truncated:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            if truncated or error is not None:
-                self._stop_at_corruption(error or truncated[0].message)
+            try:
+                array_event = next(iterator)
+            except StopIteration:
                 return
-            if array_event is None:
+            except Exception as err:  # noqa: BLE001 - any parse failure means a truncated or corrupt record
+                self._stop_at_corruption(err)
                 return
             if not array_event["telescope_events"]:
                 continue
@@ -353,14 +338,14 @@ class SimtelSource:
 
     def _tell(self):
         try:
-            return self._file.tell()
+            return self._stream.tell()
         except Exception:  # noqa: BLE001 - position is best effort for the message
             return "unknown"
 
     def _new_batch(self, n_events):
         """An empty batch with room for ``n_events`` events (a first guess if infinite)."""
         per_tel = min(n_events, _FIRST_CAPACITY_PER_TEL)
-        return _Batch({name: _CameraBatch(per_tel * len(tel_ids))
+        return _Batch({name: _CameraBatch(per_tel * len(tel_ids), self._pool)
                        for name, tel_ids in self.subarray.ids_by_camera().items()})
 
     def _tree(self, batch):
@@ -396,7 +381,7 @@ class SimtelSource:
                 true["h_first_int"][i] = shower["h_first_int"]
                 true["x_max"][i] = shower["xmax"]
                 primary[i] = shower["primary_id"]
-        header = self._file.header
+        header = self._stream.header
         direction = np.rad2deg(np.asarray(header["direction"], np.float64))
         tracking_altaz = int(header["tracking_mode"]) == 0
         data_vars = {

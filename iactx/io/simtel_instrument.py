@@ -94,12 +94,12 @@ def _reference_location(global_meta, observation_height):
 
 
 def subarray_from_simtel(simtel_file, path, focal_length="effective"):
-    """Build the :class:`SubarrayDescription` of an open ``eventio.SimTelFile``.
+    """Build the :class:`SubarrayDescription` of an open sim_telarray file.
 
     Parameters
     ----------
-    simtel_file : eventio.SimTelFile
-        The open file.
+    simtel_file : SimtelStream
+        The open file, its header read.
     path : str
         Its name, for messages.
     focal_length : {"effective", "equivalent"}

@@ -1,0 +1,86 @@
+"""Decoding of sim_telarray ADC sample blocks, on plain byte arrays.
+
+sim_telarray stores the samples of each pixel and gain channel as
+differences from the previous sample (the first from zero), each difference
+a signed variable-length integer: the number of leading one bits of the
+first byte gives the number of bytes that follow, the remaining bits,
+most significant first, hold ``2 * |d|`` for ``d >= 0`` and
+``2 * |d| - 1`` for ``d < 0`` (the sign in the lowest bit).
+"""
+
+import numpy as np
+
+from .._numba import kernel
+
+__all__ = ["decode_differential_samples", "TRUNCATED", "TOO_LONG"]
+
+#: return value of :func:`decode_differential_samples` when the bytes end inside the block
+TRUNCATED = -1
+#: return value when a difference is longer than the format's five bytes
+TOO_LONG = -2
+
+
+@kernel
+def decode_differential_samples(data, start, out):
+    """Decode differential variable-length samples into ``out``.
+
+    Parameters
+    ----------
+    data : ndarray of uint8
+        The bytes of the block.
+    start : int
+        Offset of the first difference in ``data``.
+    out : ndarray of uint16, shape (n_gains, n_pixels, n_samples)
+        Filled with the samples [ADC counts], in the order they are stored
+        (every pixel of gain 0, then of gain 1). Sums are kept modulo
+        2**16, as the 16-bit samples were written.
+
+    Returns
+    -------
+    int
+        The offset just past the last byte read, or :data:`TRUNCATED` when
+        ``data`` ends first, or :data:`TOO_LONG` when a difference takes
+        more than five bytes (the longest form of a 32-bit difference).
+    """
+    n_gains, n_pixels, n_samples = out.shape
+    end = data.shape[0]
+    pos = start
+    for g in range(n_gains):
+        for p in range(n_pixels):
+            value = np.int64(0)
+            for s in range(n_samples):
+                if pos >= end:
+                    return TRUNCATED
+                first = np.int64(data[pos])
+                if first < 0x80:
+                    coded = first
+                    pos += 1
+                elif first < 0xC0:
+                    if pos + 2 > end:
+                        return TRUNCATED
+                    coded = ((first & 0x3F) << 8) | np.int64(data[pos + 1])
+                    pos += 2
+                elif first < 0xE0:
+                    if pos + 3 > end:
+                        return TRUNCATED
+                    coded = ((first & 0x1F) << 16) | (np.int64(data[pos + 1]) << 8) | np.int64(data[pos + 2])
+                    pos += 3
+                elif first < 0xF0:
+                    if pos + 4 > end:
+                        return TRUNCATED
+                    coded = (((first & 0x0F) << 24) | (np.int64(data[pos + 1]) << 16)
+                             | (np.int64(data[pos + 2]) << 8) | np.int64(data[pos + 3]))
+                    pos += 4
+                elif first < 0xF8:
+                    if pos + 5 > end:
+                        return TRUNCATED
+                    coded = (((first & 0x07) << 32) | (np.int64(data[pos + 1]) << 24)
+                             | (np.int64(data[pos + 2]) << 16) | (np.int64(data[pos + 3]) << 8)
+                             | np.int64(data[pos + 4]))
+                    pos += 5
+                else:
+                    return TOO_LONG
+                # the sign sits in the lowest bit: d = c >> 1, or -(c >> 1) - 1 = ~(c >> 1)
+                value += (coded >> 1) ^ -(coded & 1)
+                out[g, p, s] = np.uint16(value & 0xFFFF)
+    return pos

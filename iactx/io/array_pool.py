@@ -1,0 +1,104 @@
+"""Memory for large batch arrays that is reused once the arrays are gone.
+
+A reader fills batch after batch of waveforms, hundreds of megabytes each.
+Memory fresh from the operating system costs a page fault on the first
+touch of every page (on virtual machines, with transparent huge pages, as
+much as decoding the data), and memory freed is usually handed back to the
+system at once. :class:`ArrayPool` keeps the memory of arrays it handed out
+and gives it to the next request once no array refers to it any more: the
+caller sees ordinary, independent arrays; only memory nobody can reach is
+reused.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+
+import numpy as np
+
+__all__ = ["ArrayPool"]
+
+
+def _new_block(nbytes):
+    """``nbytes`` of fresh anonymous memory as a uint8 array, in small pages.
+
+    Transparent huge pages are declined: the pages of a block are written
+    once per batch, in order, where huge pages save little, while faulting
+    one in costs far more than a small page on virtual machines whose host
+    backs it on demand.
+    """
+    memory = mmap.mmap(-1, nbytes)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        memory.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(memory, np.uint8)
+
+
+class _Lease:
+    """Owner of one array's memory; gives the block back to its pool when freed.
+
+    numpy makes an array built from ``__array_interface__`` keep that
+    object alive, and every view of the array keeps the array alive, so
+    ``__del__`` runs only when no array uses the memory any more.
+    """
+
+    def __init__(self, block, free, shape, dtype):
+        self._block = block
+        self._free = free
+        self.__array_interface__ = {"shape": tuple(shape), "typestr": dtype.str, "version": 3,
+                                    "data": (block.ctypes.data, False)}
+
+    def __del__(self):
+        self._free.append(self._block)
+
+
+class ArrayPool:
+    """Hands out arrays, reusing the memory of those no longer referenced.
+
+    Parameters
+    ----------
+    max_free : int
+        Free blocks kept for reuse at most; beyond that those freed longest
+        ago are let go. A block holds physical memory only for the pages
+        that were written, so the pool keeps at most what that many of the
+        caller's arrays used.
+
+    Examples
+    --------
+    >>> pool = ArrayPool()
+    >>> a = pool.empty((100, 1855, 40), np.float32)
+    >>> del a                      # nothing refers to the memory any more
+    >>> b = pool.empty((50, 1855, 40), np.float32)   # reuses it, no new pages
+    """
+
+    def __init__(self, max_free=8):
+        self.max_free = int(max_free)
+        self._free = []
+
+    def empty(self, shape, dtype):
+        """An uninitialised C-contiguous array of ``shape`` and ``dtype``.
+
+        Parameters
+        ----------
+        shape : tuple of int
+        dtype : numpy dtype
+
+        Returns
+        -------
+        ndarray
+            Backed by a free block large enough (the smallest such), or by
+            new memory.
+        """
+        dtype = np.dtype(dtype)
+        nbytes = max(math.prod(shape) * dtype.itemsize, 1)
+        self._trim()
+        fitting = [i for i, block in enumerate(self._free) if block.nbytes >= nbytes]
+        if fitting:
+            block = self._free.pop(min(fitting, key=lambda i: self._free[i].nbytes))
+        else:
+            block = _new_block(nbytes)
+        return np.asarray(_Lease(block, self._free, shape, dtype))
+
+    def _trim(self):
+        """Let go of the blocks freed longest ago beyond ``max_free``."""
+        del self._free[: max(len(self._free) - self.max_free, 0)]

@@ -1,0 +1,61 @@
+"""Decoding of sim_telarray's differential ADC sample blocks."""
+
+import numpy as np
+import pytest
+
+from iactx.io.adc_kernels import TOO_LONG, TRUNCATED, decode_differential_samples
+
+
+def encode(samples):
+    """The differential variable-length bytes of ``samples`` (n_gains, n_pixels, n_samples), shortest forms."""
+    out = bytearray()
+    for trace in samples.reshape(-1, samples.shape[-1]).astype(np.int64):
+        previous = 0
+        for value in trace:
+            diff = int(value) - previous
+            previous = int(value)
+            coded = 2 * diff if diff >= 0 else -2 * diff - 1
+            out += encode_coded(coded)
+    return bytes(out)
+
+
+def encode_coded(coded, n_bytes=None):
+    """One coded value in ``n_bytes`` bytes (the shortest that holds it by default)."""
+    payload_bits = {1: 7, 2: 14, 3: 21, 4: 28, 5: 35}
+    if n_bytes is None:
+        n_bytes = next(n for n, bits in payload_bits.items() if coded < 2**bits)
+    prefix = (0xFF00 >> (n_bytes - 1)) & 0xFF  # n_bytes - 1 leading ones, then a zero
+    word = coded.to_bytes(n_bytes, "big")
+    return bytes([prefix | word[0]]) + word[1:]
+
+
+@pytest.mark.parametrize("shape", [(2, 7, 40), (1, 3, 1), (2, 5, 128)])
+def test_decoding_inverts_encoding(shape):
+    rng = np.random.default_rng(1)
+    # pedestal-like noise, sharp pulses and full-range jumps: 1-, 2- and 3-byte differences
+    samples = rng.normal(300, 5, shape)
+    samples[..., shape[-1] // 2] += rng.uniform(0, 4000, shape[:-1])
+    samples[0, 0, 0] = 65535
+    samples = np.clip(samples, 0, 65535).astype(np.uint16)
+    data = np.frombuffer(b"head" + encode(samples), np.uint8)
+    out = np.zeros(shape, np.uint16)
+    assert decode_differential_samples(data, 4, out) == data.size
+    np.testing.assert_array_equal(out, samples)
+
+
+def test_long_forms_decode_like_short_ones():
+    # 4- and 5-byte forms of small differences are legal, if wasteful
+    data = np.frombuffer(encode_coded(2 * 1000, 4) + encode_coded(2 * 5 - 1 + 0, 5) + encode_coded(0, 1),
+                         np.uint8)
+    out = np.zeros((1, 1, 3), np.uint16)
+    assert decode_differential_samples(data, 0, out) == data.size
+    np.testing.assert_array_equal(out[0, 0], [1000, 1000 - 5, 1000 - 5])
+
+
+def test_truncated_and_overlong_blocks_are_reported():
+    samples = np.full((1, 2, 10), 4000, np.uint16)
+    data = np.frombuffer(encode(samples), np.uint8)
+    out = np.zeros_like(samples)
+    for cut in (0, 1, data.size - 1):
+        assert decode_differential_samples(data[:cut], 0, out) == TRUNCATED
+    assert decode_differential_samples(np.array([0xF8, 0, 0, 0, 0, 0], np.uint8), 0, out) == TOO_LONG
