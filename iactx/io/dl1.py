@@ -34,6 +34,10 @@ _CHUNK_BYTES = 2**20
 #: ... and no more rows than the first batch has, or than this, whichever is more
 _MIN_CHUNK_ROWS = 1024
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: rows along ``event`` or ``tel_event`` that later batches gather before they are written
+FLUSH_ROWS = 4096
+#: ... or bytes, whichever comes first
+FLUSH_BYTES = 64 * 2**20
 
 
 def _flatten_index(ds):
@@ -126,44 +130,77 @@ class EventTreeWriter:
         os.close(fd)
         self._tmp = Path(tmp)
         self._encoding = None
+        self._variables = {}
+        self._pending = {}
+        self._pending_rows = {}
+        self._pending_bytes = 0
         self._extra_attrs = {}
         self.n_events = 0
 
     def append(self, tree):
-        """Append the events of ``tree`` (same layout as the first batch)."""
+        """Append the events of ``tree`` (same layout as the first batch).
+
+        Later batches are encoded at once but written in blocks of
+        ``FLUSH_ROWS`` rows or ``FLUSH_BYTES`` bytes, whichever comes
+        first, and at :meth:`close`: a compressed chunk that
+        each small batch filled only partly would otherwise be read,
+        decompressed, recompressed and written again for every batch.
+        """
         nodes = _flat_nodes(tree)
         if self._encoding is None:
             self._encoding = {p: _encoding(ds) for p, ds in nodes.items()}
+            self._variables = {p: set(ds.variables) for p, ds in nodes.items()}
             unlimited = {p: [d for d in _APPENDABLE if d in ds.dims] for p, ds in nodes.items()}
             xr.DataTree.from_dict(nodes).to_netcdf(self._tmp, engine="netcdf4", encoding=self._encoding,
                                                    unlimited_dims=unlimited)
         else:
-            self._append(nodes)
+            self._stage(nodes)
+            if max(self._pending_rows.values(), default=0) >= FLUSH_ROWS or self._pending_bytes >= FLUSH_BYTES:
+                self._flush()
         self.n_events += nodes["/"].sizes.get("event", 0)
 
-    def _append(self, nodes):
-        import netCDF4
+    def _stage(self, nodes):
+        """Encode the appendable variables of a batch and keep them for the next flush."""
         from xarray.conventions import encode_cf_variable
 
         if set(nodes) != set(self._encoding):
             raise ValueError(f"{self.path}: batch has groups {sorted(nodes)}, the file has {sorted(self._encoding)}")
+        for path, ds in nodes.items():
+            for dim in (d for d in _APPENDABLE if d in ds.dims):
+                if ds.sizes[dim] == 0:
+                    continue
+                for name, var in ds.variables.items():
+                    if dim not in var.dims:
+                        continue
+                    if name not in self._variables[path]:
+                        raise ValueError(f"{self.path}: variable {path}/{name} is not in the first batch")
+                    var = var.copy(deep=False)
+                    var.encoding = {k: v for k, v in self._encoding[path].get(name, {}).items()
+                                    if k in ("units", "dtype", "calendar")}
+                    values = encode_cf_variable(var, name=name).values
+                    self._pending.setdefault((path, dim), {}).setdefault(name, []).append((var.dims, values))
+                    self._pending_bytes += values.nbytes
+                self._pending_rows[(path, dim)] = self._pending_rows.get((path, dim), 0) + ds.sizes[dim]
+
+    def _flush(self):
+        """Write the staged batches, one block per variable."""
+        import netCDF4
+
+        if not self._pending:
+            return
         with netCDF4.Dataset(self._tmp, "a") as f:
-            for path, ds in nodes.items():
+            for (path, dim), variables in self._pending.items():
                 group = f if path == "/" else f[path.lstrip("/")]
-                for dim in (d for d in _APPENDABLE if d in ds.dims):
-                    start, n = len(group.dimensions[dim]), ds.sizes[dim]
-                    for name, var in ds.variables.items():
-                        if dim not in var.dims or n == 0:
-                            continue
-                        if name not in group.variables:
-                            raise ValueError(f"{self.path}: variable {path}/{name} is not in the first batch")
-                        var = var.copy(deep=False)
-                        var.encoding = {k: v for k, v in self._encoding[path].get(name, {}).items()
-                                        if k in ("units", "dtype", "calendar")}
-                        target = group.variables[name]
-                        target.set_auto_maskandscale(False)
-                        where = tuple(slice(start, start + n) if d == dim else slice(None) for d in var.dims)
-                        target[where] = encode_cf_variable(var, name=name).values
+                start, n = len(group.dimensions[dim]), self._pending_rows[(path, dim)]
+                for name, parts in variables.items():
+                    dims = parts[0][0]
+                    target = group.variables[name]
+                    target.set_auto_maskandscale(False)
+                    where = tuple(slice(start, start + n) if d == dim else slice(None) for d in dims)
+                    target[where] = np.concatenate([values for _, values in parts], axis=dims.index(dim))
+        self._pending.clear()
+        self._pending_rows.clear()
+        self._pending_bytes = 0
 
     def update_attrs(self, **attrs):
         """Root attributes to add when the file is closed (e.g. provenance)."""
@@ -174,6 +211,7 @@ class EventTreeWriter:
         if self._encoding is None:
             self.abort()
             raise ValueError(f"nothing was written to {self.path}: no events")
+        self._flush()
         if self._extra_attrs:
             import netCDF4
 
