@@ -11,33 +11,29 @@ __all__ = ["select_gain_threshold", "calibrate_selected_gain"]
 
 
 @kernel
-def select_gain_threshold(r0, threshold, out):
-    """Threshold gain selection on raw waveforms.
+def select_gain_threshold(high_gain, threshold, out):
+    """Threshold gain selection of two-gain data, from the high-gain samples.
 
     A pixel uses the low gain (1) when any high-gain sample exceeds
-    ``threshold``, else the high gain (0). Single-gain data always gives 0.
+    ``threshold``, else the high gain (0).
 
     Parameters
     ----------
-    r0 : ndarray, shape (n_tel_events, n_gains, n_pixels, n_samples)
-        Raw ADC samples.
+    high_gain : ndarray, shape (n_tel_events, n_pixels, n_samples)
+        Raw high-gain ADC samples.
     threshold : float
         Threshold on the high-gain samples [ADC counts].
     out : ndarray of int8, shape (n_tel_events, n_pixels)
         Selected channel per pixel, written in place.
     """
-    n_events, n_gains, n_pixels, n_samples = r0.shape
+    n_events, n_pixels, n_samples = high_gain.shape
     for e in range(n_events):
         for p in range(n_pixels):
-            channel = 0
-            if n_gains > 1 and n_samples > 0:
-                # the peak of a branch-free loop vectorises; testing every sample does not
-                peak = r0[e, 0, p, 0]
-                for s in range(1, n_samples):
-                    peak = max(peak, r0[e, 0, p, s])
-                if peak > threshold:
-                    channel = 1
-            out[e, p] = channel
+            # the peak of a branch-free loop vectorises; testing every sample does not
+            peak = high_gain[e, p, 0] if n_samples > 0 else 0
+            for s in range(1, n_samples):
+                peak = max(peak, high_gain[e, p, s])
+            out[e, p] = 1 if peak > threshold else 0
 
 
 @kernel
@@ -46,8 +42,8 @@ def calibrate_selected_gain(r0, selected_gain, pedestal, dc_to_pe, out):
 
     Parameters
     ----------
-    r0 : ndarray, shape (n_tel_events, n_gains, n_pixels, n_samples)
-        Raw ADC samples.
+    r0 : ndarray, shape (n_tel_events, n_channels, n_pixels, n_samples)
+        Raw ADC samples of at least the channels selected.
     selected_gain : ndarray of int8, shape (n_tel_events, n_pixels)
         Channel to use per pixel.
     pedestal : ndarray of float32, shape (n_tel_events, n_gains, n_pixels)

@@ -20,7 +20,7 @@ from .array_pool import ArrayPool
 from .errors import check_input_file, first_bytes
 from .event_tree import EVENT_TYPES, camera_group, make_tree, root_dataset
 from .simtel_instrument import subarray_from_simtel
-from .simtel_stream import SimtelStream
+from .simtel_stream import AdcSamples, SimtelStream
 
 __all__ = ["read_simtel", "iter_simtel", "SimtelSource", "TruncatedFileWarning", "RepeatedEventIdWarning",
            "GAIN_THRESHOLD"]
@@ -213,6 +213,7 @@ class SimtelSource:
         self.focal_length_kind = focal_length
         self.obs_id = int(self._stream.header["run"])
         self.has_true_image = _has_true_image(self._stream.history)
+        self._stream.true_images = self.has_true_image
         self._camera_of = {t: d.camera.name for t, d in subarray.tel.items()}
         self._instrument = subarray.to_dataset()
         self.n_read = 0
@@ -438,7 +439,9 @@ class SimtelSource:
             camera = batch.cameras[self._camera_of[tel_id]]
             adc = tel_event.get("adc_samples")
             if adc is None:
-                adc = tel_event["adc_sums"][:, :, np.newaxis]
+                sums = np.asarray(tel_event["adc_sums"], np.uint16)[:, :, np.newaxis]
+                adc = AdcSamples(sums, sums.shape[0])
+            n_gains = adc.shape[0]
             monitoring = array_event["camera_monitorings"][tel_id]
             calibration = array_event["laser_calibrations"][tel_id]
             pedestal = np.asarray(monitoring["pedestal"], np.float32) / np.float32(monitoring["n_ped_slices"])
@@ -448,14 +451,16 @@ class SimtelSource:
             except ValueError as err:
                 raise ValueError(f"{self.path}: event {event_id}, telescope {tel_id}: {err}") from None
             row = slice(i, i + 1)
-            r0 = adc.astype(np.uint16, copy=False)[np.newaxis]
-            select_gain_threshold(r0, self.gain_threshold, camera.selected[row])
+            try:
+                r0 = self._selected_channels(adc, camera.selected[row])
+            except ValueError as err:
+                raise ValueError(f"{self.path}: event {event_id}: {err}") from None
             calibrate_selected_gain(r0, camera.selected[row], pedestal[np.newaxis], dc_to_pe[np.newaxis],
                                     camera.waveform[row])
             for key, value in zip(camera.keys, (self.obs_id, event_id, tel_id)):
                 key.append(value)
             if self.keep_r0:
-                camera.r0.append(adc)
+                camera.r0.append(adc.channels(n_gains))
                 camera.pedestal.append(pedestal)
                 camera.dc_to_pe.append(dc_to_pe)
             camera.time_shift.append(np.asarray(calibration["tm_calib"], np.float32))
@@ -466,6 +471,20 @@ class SimtelSource:
                 n_pixels = adc.shape[1]
                 camera.true_image.append(np.full(n_pixels, -1, np.int32) if image is None
                                          else np.asarray(image, np.int32))
+
+    def _selected_channels(self, adc, selected):
+        """Select the gain of every pixel (into ``selected``); the samples needed, shape (1, n, pixels, samples).
+
+        The threshold is tested on the high gain; the low gain is decoded
+        only when some pixel (or ``keep_r0``) needs it.
+        """
+        n_gains = adc.shape[0]
+        if n_gains > 1:
+            select_gain_threshold(adc.channels(1), self.gain_threshold, selected)  # one event: (1, pixels, samples)
+        else:
+            selected[:] = 0
+        needed = n_gains if self.keep_r0 or selected.any() else min(n_gains, 1)
+        return adc.channels(needed)[np.newaxis]
 
     def _camera_group(self, name, camera):
         geometry = self.subarray.geometries()[name]

@@ -35,7 +35,7 @@ from eventio.simtel import objects as simtel_objects
 
 from .adc_kernels import TRUNCATED, decode_differential_samples
 
-__all__ = ["SimtelStream"]
+__all__ = ["SimtelStream", "AdcSamples"]
 
 #: header objects describing a telescope -> their key in ``telescope_descriptions``
 _DESCRIPTIONS = {
@@ -89,8 +89,8 @@ class SimtelStream:
     -----
     Iterating yields one dict per array event with ``type`` (``"data"`` or
     ``"calibration"``), ``event_id``, ``trigger_information``,
-    ``telescope_events`` (per telescope id ``adc_samples``, uint16 of shape
-    (n_gains, n_pixels, n_samples), or ``adc_sums``), ``tracking_positions``,
+    ``telescope_events`` (per telescope id ``adc_samples``, an
+    :class:`AdcSamples`, or ``adc_sums``), ``tracking_positions``,
     ``camera_monitorings`` and ``laser_calibrations`` (as valid for the
     event), and for simulated showers ``mc_shower``, ``mc_event`` and
     ``photoelectrons`` (true images by 0-based telescope index) where the
@@ -115,6 +115,8 @@ class SimtelStream:
         self._camera_monitorings = defaultdict(dict)
         self._laser_calibrations = defaultdict(dict)
         self._last_payload = {}
+        #: whether to parse the true photo-electron images (skipped, unparsed, when false)
+        self.true_images = True
         try:
             self._first_event_object = self._read_header()
         except Exception:
@@ -182,7 +184,8 @@ class SimtelStream:
                 event["event_id"] = obj.header.id
                 self._add_array_event(event, obj)
             elif isinstance(obj, TelescopeData):
-                event["photoelectrons"] = _photoelectrons(obj)
+                if self.true_images:
+                    event["photoelectrons"] = _photoelectrons(obj)
             elif isinstance(obj, simtel_objects.MCShower):
                 shower = obj.parse()
             elif isinstance(obj, simtel_objects.CameraMonitoring):
@@ -317,8 +320,60 @@ def _telescope_event(telescope_event):
                      "nor ADC sums")
 
 
+class AdcSamples:
+    """The ADC samples of a telescope event [ADC counts], decoded channel by channel as needed.
+
+    Channels are stored one after the other, so the high gain (channel 0)
+    can be decoded alone: gain selection looks at it first, and the low
+    gain is decoded only if some pixel needs it.
+
+    Parameters
+    ----------
+    samples : ndarray of uint16, shape (n_gains, n_pixels, n_samples)
+        Holds the decoded channels; the others are filled on demand.
+    n_decoded : int
+        Channels already decoded.
+    data : ndarray of uint8, optional
+        The block's bytes, for the channels still to decode ...
+    end : int, optional
+        ... from this offset on.
+    tel_id : int, optional
+        For messages.
+    """
+
+    def __init__(self, samples, n_decoded, data=None, end=None, tel_id=None):
+        self._samples = samples
+        self._n_decoded = n_decoded
+        self._data, self._end, self._tel_id = data, end, tel_id
+
+    @property
+    def shape(self):
+        """(n_gains, n_pixels, n_samples)"""
+        return self._samples.shape
+
+    def channels(self, n):
+        """The first ``n`` channels, shape (n, n_pixels, n_samples).
+
+        Raises
+        ------
+        ValueError
+            The bytes of a channel decoded now end early or are corrupt.
+        """
+        if n > self._n_decoded:
+            end = decode_differential_samples(self._data, self._end, self._samples[self._n_decoded:n])
+            _check_decoded(end, self._tel_id)
+            self._n_decoded, self._end = n, end
+        return self._samples[:n]
+
+
+def _check_decoded(end, tel_id):
+    if end < 0:
+        problem = "end before all samples" if end == TRUNCATED else "a sample difference longer than 5 bytes"
+        raise ValueError(f"ADC samples of telescope {tel_id}: {problem}")
+
+
 def _adc_samples(block, tel_id):
-    """Decode an ADCSamples block into uint16 samples, shape (n_gains, n_pixels, n_samples).
+    """The samples of an ADCSamples block, the high gain decoded.
 
     Blocks with every sample of every pixel (the usual case) are decoded
     here; zero-suppressed or data-reduced blocks go through eventio.
@@ -326,7 +381,10 @@ def _adc_samples(block, tel_id):
     flags = block.header.id
     zero_suppression, data_reduction, list_known = flags & 0x1F, (flags >> 5) & 0x1F, (flags >> 10) & 1
     if block.header.version != 3 or zero_suppression or data_reduction or list_known:
-        return block.parse()
+        samples = np.asarray(block.parse(), np.uint16)
+        if samples.ndim == 2:  # eventio drops the axis of a single sample
+            samples = samples[:, :, np.newaxis]
+        return AdcSamples(samples, samples.shape[0])
     block.seek(0)
     payload = block.read()
     if len(payload) < max(block.header.content_size, _ADC_BLOCK_HEAD.size):
@@ -336,9 +394,7 @@ def _adc_samples(block, tel_id):
     if min(n_pixels, n_gains, n_samples) < 0:
         raise ValueError(f"ADC samples of telescope {tel_id} announce {n_gains} gains, {n_pixels} pixels, "
                          f"{n_samples} samples")
-    samples = np.empty((n_gains, n_pixels, n_samples), np.uint16)
-    end = decode_differential_samples(np.frombuffer(payload, np.uint8), _ADC_BLOCK_HEAD.size, samples)
-    if end < 0:
-        problem = "end before all samples" if end == TRUNCATED else "a sample difference longer than 5 bytes"
-        raise ValueError(f"ADC samples of telescope {tel_id}: {problem}")
+    samples = AdcSamples(np.empty((n_gains, n_pixels, n_samples), np.uint16), 0,
+                         np.frombuffer(payload, np.uint8), _ADC_BLOCK_HEAD.size, tel_id)
+    samples.channels(min(n_gains, 1))
     return samples
