@@ -23,7 +23,7 @@ class EventSource(param.Parameterized):
     focal_length_choice = param.Selector(default="effective", objects=["effective", "equivalent"], doc=(
         "Focal length used for the telescope frame; falls back to the equivalent one where the "
         "file has no effective focal length."))
-    batch_size = param.Integer(default=25, bounds=(1, None), doc=(
+    batch_size = param.Integer(default=50, bounds=(1, None), doc=(
         "Events processed and written at a time; bounds the memory use (a stereo event of "
         "tens of telescopes holds tens of MB of waveforms)."))
     toy_events = param.Integer(default=1000, bounds=(1, None), doc=(
