@@ -31,6 +31,8 @@ from numba import prange, types
 from numba.extending import intrinsic, overload
 
 from .._numba import kernel
+from .._simd import (LANES, abs8, add8, allmax8, hmax8, lane8, load8, load8_first, mask_ge8, max8, min8, popcount,
+                     select_gt8, splat8, sub8, trailing_zeros, window_extract8)
 
 __all__ = [
     "extract_around_peak",
@@ -72,73 +74,37 @@ def _argmax_first(a):
 
 
 @intrinsic
-def _float64_bits(typingctx, value):
-    """The bits of a float64 as an int64 (a register move, no memory)."""
-    if value != types.float64:
+def _float32_from_bits(typingctx, bits):
+    """The float32 whose bits are the low 32 bits of an integer (a register move)."""
+    if not isinstance(bits, types.Integer):
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
+        low = builder.trunc(context.cast(builder, args[0], signature.args[0], types.int64), ir.IntType(32))
+        return builder.bitcast(low, ir.FloatType())
 
-    return types.int64(types.float64), codegen
-
-
-_KEY_MASK = np.int64(0x7FFFFFFFFFFFFFFF)
-_KEY_LOW = np.int64(-0x8000000000000000)
+    return types.float32(bits), codegen
 
 
-@kernel
-def _order_key(bits):
-    """An int64 that orders like the float64 with these bits (-0.0 just below +0.0, NaN outside)."""
-    return bits ^ ((bits >> 63) & _KEY_MASK)
+_MAGNITUDE_BITS = np.int32(0x7FFFFFFF)
+_INFINITY_BITS = 0x7F800000
 
 
 @kernel
-def _first_max_key(bits, kmax):
-    """First index whose order key equals ``kmax`` (``len`` if none); vectorises."""
-    n = bits.shape[0]
-    first = n
-    for s in range(n):
-        c = s if _order_key(bits[s]) == kmax else n
-        first = min(first, c)
-    return first
+def _largest_magnitude_bits(w):
+    """Largest ``|sample|`` of a C-contiguous float32 matrix, as float32 bits.
+
+    An integer maximum over the whole matrix (vectorises); at least
+    ``0x7F800000`` when a sample is infinite or NaN.
+    """
+    bits = w.reshape(-1).view(np.int32)
+    largest = np.int32(0)
+    for i in range(bits.shape[0]):
+        largest = max(largest, np.int32(bits[i] & _MAGNITUDE_BITS))
+    return largest
 
 
-def _all_finite(w):
-    """Whether every sample of a 2-d float array is finite (vectorised bit test)."""
-    raise NotImplementedError  # pragma: no cover - only the numba overload runs
-
-
-@overload(_all_finite)
-def _all_finite_impl(w):
-    if w.dtype == types.float32:
-        int_t, exponent = np.int32, np.int32(0x7F800000)
-    elif w.dtype == types.float64:
-        int_t, exponent = np.int64, np.int64(0x7FF0000000000000)
-    else:
-        return None
-
-    def impl(w):
-        zero = int_t(0)
-        if w.flags.c_contiguous:
-            bits = w.reshape(-1).view(int_t)
-            m = zero
-            for i in range(bits.shape[0]):
-                m = max(m, bits[i] & exponent)
-            return m != exponent
-        n_rows, n_cols = w.shape
-        for r in range(n_rows):
-            m = zero
-            for s in range(n_cols):
-                m = max(m, w[r, s:s + 1].view(int_t)[0] & exponent)
-            if m == exponent:
-                return False
-        return True
-
-    return impl
-
-
-@kernel
+@kernel(inline="always")
 def _window_sum(row, peak, width, shift):
     """Sum of ``row`` in the truncated window and the positive-weighted mean index.
 
@@ -164,7 +130,7 @@ def _window_sum(row, peak, width, shift):
     return total, time
 
 
-@kernel
+@kernel(inline="always")
 def _store(charge, peak_time, e, p, total, time, sampling_rate, correction):
     """Write one pixel's results the way ctapipe rounds them.
 
@@ -178,13 +144,35 @@ def _store(charge, peak_time, e, p, total, time, sampling_rate, correction):
     peak_time[e, p] = peak_time[e, p] / sampling_rate
 
 
-@kernel
-def _windows_of_event(waveforms, e, peaks, width, shift, sampling_rate, selected_gain, correction,
-                      charge, peak_time):
-    w = waveforms[e]
-    for p in range(w.shape[0]):
-        total, time = _window_sum(w[p], peaks[p], width, shift)
-        _store(charge, peak_time, e, p, total, time, sampling_rate, correction[e, selected_gain[e, p]])
+def _windows_of_event(waveforms, e, peaks, width, shift, sampling_rate, selected_gain, correction, charge,
+                      peak_time):
+    """Charge and peak time of every pixel of telescope event ``e`` in windows around ``peaks`` (int64).
+
+    As :func:`_window_sum` and :func:`_store` compute them pixel by pixel;
+    C-contiguous arrays go through :func:`iactx._simd.window_extract8`,
+    eight pixels at a time, with the same operations in the same order.
+    """
+    raise NotImplementedError  # pragma: no cover - only the numba overload runs
+
+
+@overload(_windows_of_event)
+def _windows_of_event_impl(waveforms, e, peaks, width, shift, sampling_rate, selected_gain, correction, charge,
+                           peak_time):
+    arrays = (waveforms, peaks, selected_gain, correction, charge, peak_time)
+    if all(a.layout == "C" for a in arrays) and peaks.dtype == types.int64 and correction.dtype == types.float64:
+        def impl(waveforms, e, peaks, width, shift, sampling_rate, selected_gain, correction, charge, peak_time):
+            n_pixels = waveforms.shape[1]
+            for p in range(0, n_pixels, LANES):
+                window_extract8(waveforms[e], p, min(LANES, n_pixels - p), peaks, width, shift, selected_gain[e],
+                                correction[e], sampling_rate, charge[e], peak_time[e])
+        return impl
+
+    def impl(waveforms, e, peaks, width, shift, sampling_rate, selected_gain, correction, charge, peak_time):
+        w = waveforms[e]
+        for p in range(w.shape[0]):
+            total, time = _window_sum(w[p], peaks[p], width, shift)
+            _store(charge, peak_time, e, p, total, time, sampling_rate, correction[e, selected_gain[e, p]])
+    return impl
 
 
 # --------------------------------------------------------------------------- windows at given peaks
@@ -209,10 +197,12 @@ def extract_around_peak(waveforms, peak_index, width, shift, sampling_rate, sele
     charge, peak_time : ndarray, shape (n_tel_events, n_pixels)
         Outputs, written in place [sum units, ns].
     """
-    n_events = waveforms.shape[0]
+    n_events, n_pixels, _ = waveforms.shape
     for e in prange(n_events):
-        _windows_of_event(waveforms, e, peak_index[e], width[e], shift[e], sampling_rate, selected_gain,
-                          correction, charge, peak_time)
+        peaks = np.empty(n_pixels, np.int64)
+        peaks[:] = peak_index[e]
+        _windows_of_event(waveforms, e, peaks, width[e], shift[e], sampling_rate, selected_gain, correction, charge,
+                          peak_time)
 
 
 @kernel(parallel=True)
@@ -426,76 +416,212 @@ def sliding_window_max_sum(waveforms, width, sampling_rate, selected_gain, corre
 # --------------------------------------------------------------------------- neighbour peak
 
 
-@kernel
-def _neighbor_peaks(w, indptr, indices, broken, local_weight, acc, bits, peaks):
-    """Peak of the summed neighbour waveforms of every pixel of one telescope event.
+@kernel(inline="always")
+def _exact_neighbor_peak(w, indptr, indices, broken, local_weight, p, acc):
+    """Peak of pixel ``p`` as ctapipe finds it (the reference for every shortcut).
 
-    The sum of the (non-broken) neighbours plus ``local_weight`` times the
-    pixel's own waveform is accumulated in float64 in neighbour order (as
-    ctapipe does, so the sums are identical) and its first maximum taken.
-    Without broken pixels, local weight or non-finite samples (the usual
-    case) the maximum is found with vectorised integer keys; otherwise
-    sample by sample with numpy's rules (a NaN wins).
+    ``local_weight`` times the pixel's own waveform plus its non-broken
+    neighbours, summed in float64 in neighbour order into ``acc``; the
+    first maximum (a NaN wins, as in ``numpy.argmax``).
     """
-    n_pixels, n_samples = w.shape
-    any_broken = False
-    for p in range(n_pixels):
-        if broken[p]:
-            any_broken = True
-            break
-    if local_weight == 0 and not any_broken and _all_finite(w):
-        # order keys of the sums; the "packed" key keeps the index of the sample in its low
-        # bits so that one pass finds the first maximum, unless two sums agree to all but
-        # those bits (then the exact keys decide with a second pass)
-        index_bits = 1
-        while (1 << index_bits) < n_samples:
-            index_bits += 1
-        index_mask = np.int64((1 << index_bits) - 1)
+    n_samples = w.shape[1]
+    for s in range(n_samples):
+        acc[s] = np.float64(w[p, s]) * local_weight
+    for k in range(indptr[p], indptr[p + 1]):
+        n = indices[k]
+        if broken[n]:
+            continue
+        for s in range(n_samples):
+            acc[s] += w[n, s]
+    return _argmax_first(acc)
+
+
+@kernel(inline="always")
+def _six_row_sum(a0, a1, a2, a3, a4, a5):
+    """Float32 sum, as a tree, of the eight samples at each of the byte addresses ``a0 .. a5``."""
+    return add8(add8(add8(load8(a0), load8(a1)), add8(load8(a2), load8(a3))), add8(load8(a4), load8(a5)))
+
+
+@kernel(inline="always")
+def _six_row_sum_first(a0, a1, a2, a3, a4, a5, n_valid):
+    """As :func:`_six_row_sum` for the first ``n_valid`` lanes only; the others are -inf (not read)."""
+    return add8(add8(add8(load8_first(a0, n_valid, -np.inf), load8_first(a1, n_valid, 0.0)),
+                     add8(load8_first(a2, n_valid, 0.0), load8_first(a3, n_valid, 0.0))),
+                add8(load8_first(a4, n_valid, 0.0), load8_first(a5, n_valid, 0.0)))
+
+
+@kernel(inline="always")
+def _row_magnitude(address, n_samples):
+    """Largest ``|sample|`` of the float32 waveform at byte address ``address``."""
+    top = splat8(0.0)
+    for c in range(0, n_samples, LANES):
+        top = max8(top, abs8(load8_first(address + 4 * c, n_samples - c, 0.0)))
+    return np.float64(hmax8(top))
+
+
+@kernel(inline="always")
+def _float32_margin(n_values, magnitude):
+    """float32 margin by which the largest float32 sum must lead for its sample to be ctapipe's peak.
+
+    A sum of ``n`` float32 numbers whose magnitudes add up to at most
+    ``magnitude``, formed in float32 (any order) and in float64 (ctapipe),
+    has rounding errors of at most ``(n - 1) 2**-24 magnitude`` and
+    ``(n - 1) 2**-53 magnitude``: the two differ by less than
+    ``E = n 2**-24 magnitude``. Any sample whose float32 sum is more than
+    ``2 E`` below the largest float32 sum is below its sample in ctapipe's
+    sums too. Subtracting the margin from the largest sum in float32 may
+    round up by ``2**-24 (n magnitude + margin)``; ``(n + 2) 2**-22
+    magnitude`` (plus the smallest normal float32), rounded up to float32,
+    covers both with room to spare.
+    """
+    margin = (n_values + 2) * 2.0 ** -22 * magnitude + 2.0 ** -126
+    return np.float32(margin * (1.0 + 2.0 ** -20))
+
+
+@kernel(inline="always")
+def _keep_largest(top, second, where, v, chunk):
+    """Update the per-lane largest (``top``) and second largest sums and the chunk of the largest with ``v``."""
+    return max8(top, v), max8(second, min8(top, v)), select_gt8(v, top, splat8(chunk), where)
+
+
+@kernel(inline="always")
+def _unique_maximum(top, second, where, margin):
+    """Sample index of the largest float32 sum if every other sum is below it by more than ``margin``, else -1.
+
+    ``top`` and ``second`` hold the largest and second largest sum seen in
+    each lane, ``where`` the chunk (as a float) of the largest.
+    """
+    best = allmax8(top)
+    at_best = mask_ge8(top, best)
+    if popcount(at_best) != 1:
+        return -1
+    others = max8(second, select_gt8(best, top, top, splat8(-np.inf)))
+    if mask_ge8(others, sub8(best, splat8(margin))) != 0:
+        return -1
+    lane = trailing_zeros(at_best)
+    return LANES * np.int64(lane8(where, lane)) + lane
+
+
+def _float32_neighbor_peaks(w, indptr, indices, six, broken, acc, peaks):
+    """Neighbour peaks of one telescope event of float32 waveforms without local weight.
+
+    ctapipe sums the neighbour waveforms in float64. Here each pixel's
+    sums are first formed in float32, eight samples at a time, keeping in
+    every lane the largest and second largest sum and where the largest
+    was. A float32 sum differs from ctapipe's float64 sum of the same
+    values by a small multiple of the sum of their magnitudes (see
+    :func:`_float32_margin`), so when the largest float32 sum exceeds all
+    others by more than that margin, its sample is ctapipe's first maximum.
+    The magnitudes are bounded first by the largest sample of the event,
+    then, if that does not settle it, by the largest sample of each
+    neighbour. Otherwise (ties, near-ties) the pixel is summed exactly with
+    :func:`_exact_neighbor_peak`, so the peaks are always ctapipe's. On the
+    LST test events about one pixel in a thousand needs the second bound
+    and none the exact sum.
+
+    ``six`` holds the byte offsets of the waveforms of the neighbours of
+    six-neighbour pixels (:func:`_six_neighbor_offsets`), ``acc`` is
+    float64 scratch of ``n_samples``.
+
+    Returns False, without writing ``peaks``, when a sample is not finite
+    (ctapipe's NaN rules then apply) or the waveforms are not C-contiguous
+    float32; the caller then takes the exact path for every pixel.
+    """
+    raise NotImplementedError  # pragma: no cover - only the numba overload runs
+
+
+@overload(_float32_neighbor_peaks)
+def _float32_neighbor_peaks_impl(w, indptr, indices, six, broken, acc, peaks):
+    if not (w.dtype == types.float32 and w.layout == "C"):
+        return lambda w, indptr, indices, six, broken, acc, peaks: False
+
+    def impl(w, indptr, indices, six, broken, acc, peaks):
+        n_pixels, n_samples = w.shape
+        largest_bits = _largest_magnitude_bits(w)
+        if largest_bits >= _INFINITY_BITS:
+            return False
+        largest = np.float64(_float32_from_bits(largest_bits))
+        base = w.ctypes.data
+        row = 4 * n_samples
+        n_full = n_samples // LANES
+        n_chunks = (n_samples + LANES - 1) // LANES
         for p in range(n_pixels):
             k0 = indptr[p]
             k1 = indptr[p + 1]
-            kmax = _KEY_LOW
-            packed_max = _KEY_LOW
-            if k1 - k0 == 6:
-                n0 = indices[k0]
-                n1 = indices[k0 + 1]
-                n2 = indices[k0 + 2]
-                n3 = indices[k0 + 3]
-                n4 = indices[k0 + 4]
-                n5 = indices[k0 + 5]
-                for s in range(n_samples):
-                    v = (((((np.float64(w[n0, s]) + w[n1, s]) + w[n2, s]) + w[n3, s]) + w[n4, s])
-                         + w[n5, s]) + 0.0
-                    acc[s] = v
-                    key = _order_key(_float64_bits(v))
-                    kmax = max(kmax, key)
-                    packed_max = max(packed_max, ((key >> index_bits) << index_bits) | (index_mask - s))
-            else:
-                for s in range(n_samples):
-                    acc[s] = 0.0
-                for k in range(k0, k1):
-                    n = indices[k]
-                    for s in range(n_samples):
-                        acc[s] += w[n, s]
-                for s in range(n_samples):
-                    key = _order_key(bits[s])
-                    kmax = max(kmax, key)
-                    packed_max = max(packed_max, ((key >> index_bits) << index_bits) | (index_mask - s))
-            first = index_mask - (packed_max & index_mask)
-            if _order_key(bits[first]) != kmax:
-                first = _first_max_key(bits, kmax)
-            peaks[p] = first
-        return
+            n_neighbors = k1 - k0
+            peak = -1
+            if n_neighbors > 0 and n_neighbors * largest < 1e38:
+                # per lane: largest and second largest sum, and the chunk of the largest
+                top = splat8(-np.inf)
+                second = splat8(-np.inf)
+                where = splat8(0.0)
+                if n_neighbors == 6:
+                    a0, a1, a2 = base + six[p, 0], base + six[p, 1], base + six[p, 2]
+                    a3, a4, a5 = base + six[p, 3], base + six[p, 4], base + six[p, 5]
+                    for c in range(n_full):
+                        o = 4 * LANES * c
+                        v = _six_row_sum(a0 + o, a1 + o, a2 + o, a3 + o, a4 + o, a5 + o)
+                        top, second, where = _keep_largest(top, second, where, v, c)
+                    if n_full < n_chunks:
+                        o = 4 * LANES * n_full
+                        v = _six_row_sum_first(a0 + o, a1 + o, a2 + o, a3 + o, a4 + o, a5 + o,
+                                               n_samples - LANES * n_full)
+                        top, second, where = _keep_largest(top, second, where, v, n_full)
+                else:
+                    for c in range(n_chunks):
+                        o = 4 * LANES * c
+                        left = n_samples - LANES * c
+                        v = load8_first(base + row * indices[k0] + o, left, -np.inf)
+                        for k in range(k0 + 1, k1):
+                            v = add8(v, load8_first(base + row * indices[k] + o, left, 0.0))
+                        top, second, where = _keep_largest(top, second, where, v, c)
+                peak = _unique_maximum(top, second, where, _float32_margin(n_neighbors, n_neighbors * largest))
+                if peak < 0:
+                    magnitude = 0.0
+                    for k in range(k0, k1):
+                        magnitude += _row_magnitude(base + row * indices[k], n_samples)
+                    peak = _unique_maximum(top, second, where, _float32_margin(n_neighbors, magnitude))
+            if peak < 0:
+                peak = _exact_neighbor_peak(w, indptr, indices, broken, 0, p, acc)
+            peaks[p] = peak
+        return True
+
+    return impl
+
+
+@kernel
+def _six_neighbor_offsets(indptr, indices, row_bytes):
+    """Byte offsets ``indices * row_bytes`` of the waveforms of pixels with six neighbours, shape (n_pixels, 6).
+
+    Rows of pixels with another number of neighbours are left at 0.
+    """
+    n_pixels = indptr.shape[0] - 1
+    out = np.zeros((n_pixels, 6), np.int64)
     for p in range(n_pixels):
-        for s in range(n_samples):
-            acc[s] = np.float64(w[p, s]) * local_weight
-        for k in range(indptr[p], indptr[p + 1]):
-            n = indices[k]
-            if broken[n]:
-                continue
-            for s in range(n_samples):
-                acc[s] += w[n, s]
-        peaks[p] = _argmax_first(acc)
+        if indptr[p + 1] - indptr[p] == 6:
+            for k in range(6):
+                out[p, k] = indices[indptr[p] + k] * row_bytes
+    return out
+
+
+@kernel
+def _neighbor_peaks(w, indptr, indices, six, broken, local_weight, acc, peaks):
+    """Peak of the summed neighbour waveforms of every pixel of one telescope event.
+
+    The result is always that of :func:`_exact_neighbor_peak` (ctapipe's);
+    without broken pixels or local weight, float32 waveforms take the
+    faster route of :func:`_float32_neighbor_peaks` (whose ``six`` and
+    ``acc`` these are).
+    """
+    any_broken = False
+    for p in range(w.shape[0]):
+        if broken[p]:
+            any_broken = True
+            break
+    if local_weight == 0 and not any_broken and _float32_neighbor_peaks(w, indptr, indices, six, broken, acc, peaks):
+        return
+    for p in range(w.shape[0]):
+        peaks[p] = _exact_neighbor_peak(w, indptr, indices, broken, local_weight, p, acc)
 
 
 @kernel(parallel=True)
@@ -514,10 +640,12 @@ def neighbor_peak_index(waveforms, indptr, indices, broken, local_weight, out):
     out : ndarray of int, shape (n_tel_events, n_pixels)
     """
     n_events, n_pixels, n_samples = waveforms.shape
+    six = _six_neighbor_offsets(indptr, indices, n_samples * waveforms.itemsize)
     for e in prange(n_events):
         acc = np.empty(n_samples, np.float64)
-        _neighbor_peaks(waveforms[e], indptr, indices, broken[e], local_weight[e], acc, acc.view(np.int64),
-                        out[e])
+        peaks = np.empty(n_pixels, np.int64)
+        _neighbor_peaks(waveforms[e], indptr, indices, six, broken[e], local_weight[e], acc, peaks)
+        out[e] = peaks
 
 
 @kernel(parallel=True)
@@ -528,13 +656,13 @@ def neighbor_peak_window_sum(waveforms, indptr, indices, broken, local_weight, w
     Parameters as in :func:`neighbor_peak_index` and :func:`extract_around_peak`.
     """
     n_events, n_pixels, n_samples = waveforms.shape
+    six = _six_neighbor_offsets(indptr, indices, n_samples * waveforms.itemsize)
     for e in prange(n_events):
         acc = np.empty(n_samples, np.float64)
         peaks = np.empty(n_pixels, np.int64)
-        _neighbor_peaks(waveforms[e], indptr, indices, broken[e], local_weight[e], acc, acc.view(np.int64),
-                        peaks)
-        _windows_of_event(waveforms, e, peaks, width[e], shift[e], sampling_rate, selected_gain, correction,
-                          charge, peak_time)
+        _neighbor_peaks(waveforms[e], indptr, indices, six, broken[e], local_weight[e], acc, peaks)
+        _windows_of_event(waveforms, e, peaks, width[e], shift[e], sampling_rate, selected_gain, correction, charge,
+                          peak_time)
 
 
 # --------------------------------------------------------------------------- waveform preparation
