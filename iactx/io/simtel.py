@@ -91,7 +91,7 @@ def _pointing(tracking):
     if np.isnan(alt):
         alt = tracking["altitude_raw"]
     # sim_telarray stores float32 radians: 90 deg can come out a hair above 90
-    return float(np.clip(np.rad2deg(float(alt)), -90.0, 90.0)), float(np.rad2deg(float(az)))
+    return min(max(math.degrees(float(alt)), -90.0), 90.0), math.degrees(float(az))
 
 
 #: array-event entries the root node needs; the telescope data is dropped once collected
@@ -268,7 +268,7 @@ class SimtelSource:
     def __iter__(self):
         return self.batches()
 
-    def batches(self, batch_size=100, max_events=None):
+    def batches(self, batch_size=100, max_events=None, max_bytes=None):
         """Yield event trees of at most ``batch_size`` events.
 
         Parameters
@@ -277,6 +277,10 @@ class SimtelSource:
             Events per tree; ``None`` for one tree with every event.
         max_events : int, optional
             Stop after this many events.
+        max_bytes : int, optional
+            A tree also ends once its R1 waveforms take this many bytes, so
+            that memory stays bounded whatever the number and size of the
+            cameras per event.
 
         Notes
         -----
@@ -301,7 +305,7 @@ class SimtelSource:
                     yielded_bytes = 0
                 batch = self._new_batch(size)
             self._collect(array_event, batch)
-            if len(batch.array_events) >= size:
+            if len(batch.array_events) >= size or (max_bytes is not None and batch.waveform_bytes() >= max_bytes):
                 yielded_bytes += batch.waveform_bytes()
                 yield self._tree(batch)
                 batch = None
@@ -543,7 +547,7 @@ class SimtelSource:
 
 
 def iter_simtel(path, *, batch_size=100, max_events=None, allowed_tels=None, focal_length="effective",
-                keep_r0=False, calibration_events=False, strict=False):
+                keep_r0=False, calibration_events=False, strict=False, batch_bytes=None):
     """Yield the events of a sim_telarray file as event trees of bounded size.
 
     Parameters
@@ -566,6 +570,8 @@ def iter_simtel(path, *, batch_size=100, max_events=None, allowed_tels=None, foc
         Read calibration events instead of skipping them.
     strict : bool
         Raise on truncated files instead of warning.
+    batch_bytes : int, optional
+        Also end a tree once its R1 waveforms take this many bytes.
 
     Yields
     ------
@@ -585,7 +591,7 @@ def iter_simtel(path, *, batch_size=100, max_events=None, allowed_tels=None, foc
     """
     with SimtelSource(path, allowed_tels=allowed_tels, focal_length=focal_length, keep_r0=keep_r0,
                       calibration_events=calibration_events, strict=strict) as source:
-        yield from source.batches(batch_size=batch_size, max_events=max_events)
+        yield from source.batches(batch_size=batch_size, max_events=max_events, max_bytes=batch_bytes)
         if source.n_read == 0:
             raise ValueError(_no_events_message(source))
 

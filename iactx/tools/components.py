@@ -23,9 +23,12 @@ class EventSource(param.Parameterized):
     focal_length_choice = param.Selector(default="effective", objects=["effective", "equivalent"], doc=(
         "Focal length used for the telescope frame; falls back to the equivalent one where the "
         "file has no effective focal length."))
-    batch_size = param.Integer(default=50, bounds=(1, None), doc=(
-        "Events processed and written at a time; bounds the memory use (a stereo event of "
-        "tens of telescopes holds tens of MB of waveforms)."))
+    batch_size = param.Integer(default=100, bounds=(1, None), doc=(
+        "Events processed and written at a time, at most."))
+    batch_megabytes = param.Number(default=256.0, bounds=(1.0, None), doc=(
+        "A batch of sim_telarray events also ends once its R1 waveforms take this many MB "
+        "(2**20 bytes): this bounds the memory use, whatever the number and size of the cameras "
+        "per event (a stereo event of tens of telescopes holds tens of MB of waveforms)."))
     toy_events = param.Integer(default=1000, bounds=(1, None), doc=(
         "Events simulated when there is no input file."))
     toy_seed = param.Integer(default=0, doc="Random seed of the toy simulation.")

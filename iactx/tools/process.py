@@ -129,7 +129,8 @@ def _input_batches(source):
         if SimtelSource.is_compatible(path):
             batches = iter_simtel(path, batch_size=source.batch_size,
                                   max_events=None if math.isinf(remaining) else int(remaining),
-                                  allowed_tels=source.allowed_tels, focal_length=source.focal_length_choice)
+                                  allowed_tels=source.allowed_tels, focal_length=source.focal_length_choice,
+                                  batch_bytes=int(source.batch_megabytes * 2**20))
         else:
             batches = [open_events(path)]
         for batch in batches:
