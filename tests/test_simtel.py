@@ -163,8 +163,8 @@ def test_batches_cover_the_file():
     whole = iactx.read_simtel(path)
     np.testing.assert_array_equal(
         np.concatenate([b["LSTCam"].ds["waveform"].values for b in batches]), whole["LSTCam"].ds["waveform"].values)
-    # one LSTCam telescope event is 1855 x 40 float32 = 296 800 bytes
-    by_bytes = list(iactx.iter_simtel(path, batch_size=100, batch_bytes=2 * 296_800))
+    # one telescope event of this file is 1855 pixels x 30 samples of float32 = 222 600 bytes
+    by_bytes = list(iactx.iter_simtel(path, batch_size=100, batch_bytes=2 * 222_600))
     assert [b.sizes["event"] for b in by_bytes] == [2, 1]
     assert [b.sizes["event"] for b in iactx.iter_simtel(path, batch_bytes=1)] == [1, 1, 1]
 
