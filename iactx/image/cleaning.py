@@ -148,26 +148,30 @@ def _apply_masks(body, cam, data, pixel_options, image_options, *, n_outputs=1, 
                         output_core_dims=[list(c) for c in output_core], output_dtypes=list(output_dtypes))
 
 
-def merge_into(cam, new):
-    """A copy of ``cam`` with the data variables of ``new`` (a DataArray or Dataset) added.
+def merge_into(cam, *new):
+    """A copy of ``cam`` with the data variables of ``new`` (DataArrays or Datasets) added.
 
-    Only the variables are taken, not ``new``'s coordinates, so the
+    Only the variables are taken, not their coordinates, so the
     coordinates of ``cam`` keep their attributes and its ``tel_event``
     MultiIndex stays intact (``cam.assign(name=dataarray)`` would drop the
-    index levels one by one). ``new`` must be along the same ``tel_event``
-    (and ``pixel``) as ``cam``, as the outputs of this package's functions are.
+    index levels one by one). Each of ``new`` must be along the same
+    ``tel_event`` (and ``pixel``) as ``cam``, as the outputs of this
+    package's functions are; several are added in one step.
 
     Raises
     ------
     ValueError
-        When ``new`` is indexed differently.
+        When one of ``new`` is indexed differently.
     """
-    if isinstance(new, xr.DataArray):
-        new = new.to_dataset()
-    for dim in ("tel_event", "pixel"):
-        if dim in new.indexes and dim in cam.indexes and not new.indexes[dim].equals(cam.indexes[dim]):
-            raise ValueError(f"cannot merge: '{dim}' differs from the camera group's")
-    return cam.assign({name: var.variable for name, var in new.data_vars.items()})
+    variables = {}
+    for item in new:
+        if isinstance(item, xr.DataArray):
+            item = item.to_dataset()
+        for dim in ("tel_event", "pixel"):
+            if dim in item.indexes and dim in cam.indexes and not item.indexes[dim].equals(cam.indexes[dim]):
+                raise ValueError(f"cannot merge: '{dim}' differs from the camera group's")
+        variables.update({name: var.variable for name, var in item.data_vars.items()})
+    return cam.assign(variables)
 
 
 def _mask_result(da, name="image_mask"):

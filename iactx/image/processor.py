@@ -93,11 +93,10 @@ class ImageProcessor(param.Parameterized):
             cams[name] = merge_into(cam, self.cleaner(cam, tel_types=tel_types))
         starts = self._timing_starts(tree, cams)
         for name, cam in cams.items():
-            params = image_parameters(cam, self.frame, quality=self.quality, timing_starts=starts[name])
-            cam = merge_into(cam, params)
+            params = [image_parameters(cam, self.frame, quality=self.quality, timing_starts=starts[name])]
             if self.true_parameters and "true_image" in cam:
-                cam = merge_into(cam, self._true_parameters(cam))
-            cams[name] = cam
+                params.append(self._true_parameters(cam))
+            cams[name] = merge_into(cam, *params)
         nodes = {node.path: node.to_dataset(inherit=False) for node in tree.subtree}
         nodes.update({f"/{name}": cam for name, cam in cams.items()})
         return xr.DataTree.from_dict(nodes)

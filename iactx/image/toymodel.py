@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import ndtri
 
 from ..instrument._units import to_value
 from . import toymodel_kernels as _k
@@ -399,6 +398,8 @@ def _cdf_table(limit=10.0):
 @lru_cache(maxsize=1)
 def _normal_table():
     """Standard normal quantiles at the centres of 2**16 equal-probability bins, unit variance."""
+    from scipy.special import ndtri  # imported on first use: reading files needs no toy model
+
     table = ndtri((np.arange(2**16) + 0.5) / 2**16)
     return table / np.sqrt(np.mean(table**2))
 

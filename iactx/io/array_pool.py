@@ -75,6 +75,11 @@ class ArrayPool:
         self.max_free = int(max_free)
         self._free = []
 
+    @property
+    def n_free(self):
+        """Blocks waiting to be handed out again."""
+        return len(self._free)
+
     def empty(self, shape, dtype):
         """An uninitialised C-contiguous array of ``shape`` and ``dtype``.
 

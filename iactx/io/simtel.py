@@ -291,7 +291,11 @@ class SimtelSource:
         dozen dropped batches can pile up in memory meanwhile. Once the trees
         yielded since the last pass hold ``COLLECT_AFTER_BYTES`` of
         waveforms, the next batch therefore starts with ``gc.collect()``:
-        memory stays bounded, and the freed pages are reused at once.
+        memory stays bounded, and the freed pages are reused at once. The
+        pass (a tenth of a second) is skipped while waveform memory of
+        earlier batches is waiting in the pool, which is the case when the
+        caller breaks up the trees it is done with (as ``iactx process``
+        does).
         """
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -300,7 +304,7 @@ class SimtelSource:
         batch, yielded_bytes = None, 0
         for array_event in self._events(limit):
             if batch is None:
-                if yielded_bytes >= COLLECT_AFTER_BYTES:
+                if yielded_bytes >= COLLECT_AFTER_BYTES and not self._pool.n_free:
                     gc.collect()
                     yielded_bytes = 0
                 batch = self._new_batch(size)

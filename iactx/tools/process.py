@@ -180,9 +180,7 @@ def process_files(registry, config, *, tool="iactx process"):
         Re-raised after the partial output has been removed; the number of
         events done is logged.
     """
-    from ..image.muon import muon_tree
     from ..image.processor import ImageProcessor
-    from ..reco import reconstruct_chain
 
     source = registry.create("EventSource", config)
     _check_inputs(source.input_url)
@@ -201,8 +199,12 @@ def process_files(registry, config, *, tool="iactx process"):
             for batch in _input_batches(source):
                 tree = image_processor(batch)
                 if options.reconstruct:
+                    from ..reco import reconstruct_chain
+
                     tree = reconstruct_chain(tree, config)
                 if writer_config.write_muon_parameters:
+                    from ..image.muon import muon_tree  # scipy.optimize: imported only when needed
+
                     tree = muon_tree(tree, config, only_muons=tool == "iactx muons")
                 writer.append(select_output(tree, writer_config))
                 n = batch.sizes["event"]

@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import minimize
 
 from ..._apply import apply_kernel
 from ..._numba import kernel
@@ -139,6 +138,8 @@ def fit_ring_intensity(image, pedestal, pix_x, pix_y, center_x, center_y, radius
 
     def nll(q):
         return _nll_scaled(np.asarray(q, dtype=np.float64), *args)
+
+    from scipy.optimize import minimize  # a heavy import, needed only for muon fits
 
     bounds = [(None, None), (None, None), (0.0, None), (0.0, None)]
     best = None
