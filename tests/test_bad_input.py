@@ -55,20 +55,23 @@ def test_file_without_events_is_an_error(tmp_path):
         iactx.read_simtel(data_file("calib_events.simtel.gz"))
 
 
+@pytest.mark.parametrize("compression", ["", ".gz", ".zst"])
 @pytest.mark.parametrize("fraction", [0.5, 0.7, 0.9, 0.99])
-def test_truncated_file_yields_complete_events_then_warns(tmp_path, fraction):
+def test_truncated_file_yields_complete_events_then_warns(tmp_path, fraction, compression):
     data = uncompressed("lst_muons_with_true_photons.simtel.zst")
-    cut = tmp_path / "cut.simtel"
-    cut.write_bytes(data[: int(len(data) * fraction)])
-    with pytest.warns(TruncatedFileWarning, match=r"cut.simtel is truncated or corrupt after \d complete events "
-                                                  r"\(near byte \d+"):
+    data = data[: int(len(data) * fraction)]
+    pack = {"": bytes, ".gz": gzip.compress, ".zst": zstandard.ZstdCompressor().compress}[compression]
+    cut = tmp_path / f"cut.simtel{compression}"
+    cut.write_bytes(pack(data))
+    with pytest.warns(TruncatedFileWarning, match=r"cut.simtel(.gz|.zst)? is truncated or corrupt after \d complete "
+                                                  r"events \(near byte \d+"):
         tree = iactx.read_simtel(cut)
     whole = iactx.read_simtel(data_file("lst_muons_with_true_photons.simtel.zst"))
     n = tree.sizes["event"]
     # 0.5: inside the second event, 0.7: inside the third, 0.9 and 0.99: inside the closing histograms
     assert n == {0.5: 1, 0.7: 2, 0.9: 3, 0.99: 3}[fraction]
     assert tree["LSTCam"].ds["waveform"].equals(whole["LSTCam"].ds["waveform"].isel(tel_event=slice(0, n)))
-    with pytest.raises(ValueError, match="cut.simtel is truncated or corrupt"):
+    with pytest.raises(ValueError, match="cut.simtel(.gz|.zst)? is truncated or corrupt"):
         iactx.read_simtel(cut, strict=True)
 
 
