@@ -436,17 +436,20 @@ def window_extract8(typingctx, waveforms, first_pixel, n_pixels, peaks, width, s
                 pointer = _item_pointer(context, builder, wf_type, wf_value, [pixel, column])
                 rows.append(_masked_load(builder, pointer, row_type, _first_lanes(builder, left),
                                          ir.Constant(row_type, None)))
-            total, num, den = (builder.load(s) for s in sums)
             offset_f = builder.sitofp(offset, _F64)
             for j, column in enumerate(_transpose(builder, rows)):
-                value = builder.fpext(column, _F64V) if element == _F32 else column
-                total = builder.fadd(total, value)
-                positive = builder.select(builder.fcmp_ordered(">", value, fzero), value, fzero)
-                index = builder.fadd(start_f, _splat(builder, builder.fadd(offset_f, _F64(float(j))), _F64V))
-                num = builder.fadd(num, builder.fmul(positive, index))
-                den = builder.fadd(den, positive)
-            for s, value in zip(sums, (total, num, den)):
-                builder.store(value, s)
+                # samples past the window width are skipped (no pixel has them)
+                inside = builder.icmp_signed("<", builder.add(offset, _I64(j)), width_value)
+                with builder.if_then(inside, likely=True):
+                    total, num, den = (builder.load(s) for s in sums)
+                    value = builder.fpext(column, _F64V) if element == _F32 else column
+                    total = builder.fadd(total, value)
+                    positive = builder.select(builder.fcmp_ordered(">", value, fzero), value, fzero)
+                    index = builder.fadd(start_f, _splat(builder, builder.fadd(offset_f, _F64(float(j))), _F64V))
+                    num = builder.fadd(num, builder.fmul(positive, index))
+                    den = builder.fadd(den, positive)
+                    for s, value in zip(sums, (total, num, den)):
+                        builder.store(value, s)
         total, num, den = (builder.load(s) for s in sums)
         mean = builder.select(builder.fcmp_ordered(">", den, fzero), builder.fdiv(num, den),
                               builder.sitofp(peak, _F64V))

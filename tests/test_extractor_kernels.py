@@ -270,6 +270,22 @@ def test_neighbor_peak_float32_near_ties_follow_float64_sums():
     assert peaks[3, 1] == 9 and peaks[3, 2] == 4
 
 
+def test_neighbor_peak_float32_extreme_magnitudes():
+    """Sums that overflow float32, subnormal samples and exact zeros still give ctapipe's peaks."""
+    rng = np.random.default_rng(6)
+    wf = rng.normal(0, 1, (4, GEOM.n_pixels, 19)).astype(np.float32)
+    wf[0] *= np.float32(5e37)  # finite, but float32 sums of six such samples overflow
+    wf[1] *= np.float32(1e-41)  # subnormal
+    wf[2] = np.round(wf[2])  # many exact ties
+    wf[3] = 0.0
+    wf[3, :, ::3] = -0.0
+    assert np.isfinite(wf).all()
+    broken = np.zeros(wf.shape[:2], bool)
+    peaks = np.empty(wf.shape[:2], np.int64)
+    K.neighbor_peak_index(wf, INDPTR, INDICES, broken, per_event(wf, 0), peaks)
+    np.testing.assert_array_equal(peaks, ref_neighbor_peaks(wf, per_event(wf, 0), broken))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_nan_rows_and_edge_shapes(dtype):
     wf, gain, corr = random_batch(dtype, n_events=3)

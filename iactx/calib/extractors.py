@@ -23,6 +23,7 @@ event-tree accessor takes from ``/instrument``.
 from __future__ import annotations
 
 import difflib
+import functools
 
 import numpy as np
 import param
@@ -71,6 +72,20 @@ def _neighbor_csr(ds):
     indptr = np.zeros(table.shape[0] + 1, np.int64)
     np.cumsum(valid.sum(axis=1), out=indptr[1:])
     return indptr, table[valid].astype(np.int64)
+
+
+@functools.lru_cache(maxsize=256)
+def _window_correction(pulse_bytes, pulse_shape, pulse_width, sample_width, width, shift, kind):
+    """Correction per gain channel of one reference pulse (given as bytes, so that results are remembered).
+
+    Camera groups of the same run share their pulses and windows; the
+    rebinning behind each correction costs more than a call of the kernel
+    on a small batch.
+    """
+    pulse = np.frombuffer(pulse_bytes, np.float64).reshape((1,) + pulse_shape)
+    table = correction_table(pulse, pulse_width, sample_width, [width], [shift], [True], kind=kind)
+    table.setflags(write=False)
+    return table[0]
 
 
 def _tel_ids(ds):
@@ -131,7 +146,9 @@ def broken_pixel_mask(ds, broken_pixels=None):
     if extra:
         raise ValueError(f"broken_pixels has dimensions {sorted(extra)} besides tel_event and pixel")
     sizes = {"tel_event": ds.sizes["tel_event"], "pixel": ds.sizes["pixel"]}
-    return mask.astype(bool).set_dims(sizes).transpose("tel_event", "pixel")
+    if mask.dtype != bool:
+        mask = mask.astype(bool)
+    return mask.set_dims(sizes).transpose("tel_event", "pixel")
 
 
 def _broken_or_false(ds, broken):
@@ -305,7 +322,7 @@ class ImageExtractor(param.Parameterized):
         if n == 0 or not enabled.any() or "reference_pulse_shape" not in ds:
             return xr.Variable(("tel_event", "gain"), out)
         readout_tel = np.asarray(ds.variables["readout_tel"].values)
-        pulses = np.asarray(ds.variables["reference_pulse_shape"].values)
+        pulses = np.ascontiguousarray(ds.variables["reference_pulse_shape"].values, np.float64)
         row = {int(t): i for i, t in enumerate(readout_tel)}
         missing = sorted(set(int(t) for t in np.unique(tel)) - set(row))
         if missing:
@@ -315,8 +332,11 @@ class ImageExtractor(param.Parameterized):
         shift = np.zeros(n, np.int64) if shift is None else np.asarray(shift)
         keys = np.stack([np.array([row[int(t)] for t in tel]), np.asarray(width), shift, enabled]).T
         unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-        table = correction_table(pulses[unique[:, 0]], pulse_width, sample_width, unique[:, 1], unique[:, 2],
-                                 unique[:, 3].astype(bool), kind=kind)
+        table = np.ones((len(unique), pulses.shape[1]))
+        for i, (r, w, s, on) in enumerate(unique.tolist()):
+            if on:
+                table[i] = _window_correction(pulses[r].tobytes(), pulses.shape[1:], pulse_width, sample_width, w, s,
+                                              kind)
         return xr.Variable(("tel_event", "gain"), table[inverse.reshape(-1)])
 
     def _windowed(self, ds, func, per_event, extra_inputs=(), extra_dims=(), kwargs=None):
