@@ -184,52 +184,29 @@ def splat8(typingctx, value):
     return float32x8(types.float32), codegen
 
 
-@intrinsic
-def add8(typingctx, a, b):
-    """Lane-wise ``a + b``."""
-    if not _is_vector(a, b):
-        return None
+def _lane_wise(name, build, doc):
+    """An intrinsic ``name(a, b)`` of two vectors, its lanes ``build(builder, a, b)``."""
 
-    def codegen(context, builder, signature, args):
-        return builder.fadd(args[0], args[1])
+    def typer(typingctx, a, b):
+        if not _is_vector(a, b):
+            return None
 
-    return float32x8(float32x8, float32x8), codegen
+        def codegen(context, builder, signature, args):
+            return build(builder, *args)
 
+        return float32x8(float32x8, float32x8), codegen
 
-@intrinsic
-def sub8(typingctx, a, b):
-    """Lane-wise ``a - b``."""
-    if not _is_vector(a, b):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.fsub(args[0], args[1])
-
-    return float32x8(float32x8, float32x8), codegen
+    typer.__name__ = typer.__qualname__ = name
+    typer.__doc__ = doc
+    return intrinsic(typer)
 
 
-@intrinsic
-def max8(typingctx, a, b):
-    """Lane-wise ``a if a > b else b``."""
-    if not _is_vector(a, b):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.select(builder.fcmp_ordered(">", args[0], args[1]), args[0], args[1])
-
-    return float32x8(float32x8, float32x8), codegen
-
-
-@intrinsic
-def min8(typingctx, a, b):
-    """Lane-wise ``a if a < b else b``."""
-    if not _is_vector(a, b):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.select(builder.fcmp_ordered("<", args[0], args[1]), args[0], args[1])
-
-    return float32x8(float32x8, float32x8), codegen
+add8 = _lane_wise("add8", lambda builder, a, b: builder.fadd(a, b), "Lane-wise ``a + b``.")
+sub8 = _lane_wise("sub8", lambda builder, a, b: builder.fsub(a, b), "Lane-wise ``a - b``.")
+max8 = _lane_wise("max8", lambda builder, a, b: builder.select(builder.fcmp_ordered(">", a, b), a, b),
+                  "Lane-wise ``a if a > b else b``.")
+min8 = _lane_wise("min8", lambda builder, a, b: builder.select(builder.fcmp_ordered("<", a, b), a, b),
+                  "Lane-wise ``a if a < b else b``.")
 
 
 @intrinsic
