@@ -96,7 +96,9 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_batches_appended_equal_the_whole_tree(tmp_path):
+@pytest.mark.parametrize("flush_rows", [1, 2, 4096])
+def test_batches_appended_equal_the_whole_tree(tmp_path, monkeypatch, flush_rows):
+    monkeypatch.setattr("iactx.io.dl1.FLUSH_ROWS", flush_rows)  # later batches written one by one, two by two, at close
     path = data_file("lst_muons_with_true_photons.simtel.zst")
     whole = iactx.read_simtel(path)
     with EventTreeWriter(tmp_path / "batched.nc") as writer:
@@ -106,6 +108,20 @@ def test_batches_appended_equal_the_whole_tree(tmp_path):
     back = iactx.open_dl1(tmp_path / "batched.nc")
     assert back.attrs.pop("note") == "written in three batches"
     assert_trees_identical(whole, back)
+
+
+def test_a_variable_missing_from_a_later_batch_keeps_fill_values(tmp_path):
+    path = data_file("lst_muons_with_true_photons.simtel.zst")
+    batches = list(iactx.iter_simtel(path, batch_size=1))
+    root = batches[1].to_dataset(inherit=False)
+    batches[1].dataset = root.drop_vars("true_energy")
+    with EventTreeWriter(tmp_path / "gap.nc") as writer:
+        for batch in batches:
+            writer.append(batch)
+    energy = iactx.open_dl1(tmp_path / "gap.nc").ds["true_energy"].values
+    expected = [b.ds["true_energy"].values[0] for b in iactx.iter_simtel(path, batch_size=1)]
+    assert energy[0] == expected[0] and energy[2] == expected[2]
+    assert np.isnan(energy[1])
 
 
 def test_error_while_streaming_leaves_no_file(tmp_path):

@@ -169,6 +169,7 @@ class EventTreeWriter:
             for dim in (d for d in _APPENDABLE if d in ds.dims):
                 if ds.sizes[dim] == 0:
                     continue
+                offset = self._pending_rows.get((path, dim), 0)
                 for name, var in ds.variables.items():
                     if dim not in var.dims:
                         continue
@@ -178,12 +179,16 @@ class EventTreeWriter:
                     var.encoding = {k: v for k, v in self._encoding[path].get(name, {}).items()
                                     if k in ("units", "dtype", "calendar")}
                     values = encode_cf_variable(var, name=name).values
-                    self._pending.setdefault((path, dim), {}).setdefault(name, []).append((var.dims, values))
+                    self._pending.setdefault((path, dim), {}).setdefault(name, []).append((offset, var.dims, values))
                     self._pending_bytes += values.nbytes
-                self._pending_rows[(path, dim)] = self._pending_rows.get((path, dim), 0) + ds.sizes[dim]
+                self._pending_rows[(path, dim)] = offset + ds.sizes[dim]
 
     def _flush(self):
-        """Write the staged batches, one block per variable."""
+        """Write the staged batches: one block per variable, or one per batch where a batch lacked it.
+
+        A variable of the first batch that a later batch does not have
+        (an input without true images, say) keeps the file's fill value there.
+        """
         import netCDF4
 
         if not self._pending:
@@ -193,11 +198,14 @@ class EventTreeWriter:
                 group = f if path == "/" else f[path.lstrip("/")]
                 start, n = len(group.dimensions[dim]), self._pending_rows[(path, dim)]
                 for name, parts in variables.items():
-                    dims = parts[0][0]
                     target = group.variables[name]
                     target.set_auto_maskandscale(False)
-                    where = tuple(slice(start, start + n) if d == dim else slice(None) for d in dims)
-                    target[where] = np.concatenate([values for _, values in parts], axis=dims.index(dim))
+                    axis = parts[0][1].index(dim)
+                    if sum(values.shape[axis] for _, _, values in parts) == n:
+                        parts = [(0, parts[0][1], np.concatenate([values for _, _, values in parts], axis=axis))]
+                    for offset, dims, values in parts:
+                        rows = slice(start + offset, start + offset + values.shape[axis])
+                        target[tuple(rows if d == dim else slice(None) for d in dims)] = values
         self._pending.clear()
         self._pending_rows.clear()
         self._pending_bytes = 0
