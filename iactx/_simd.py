@@ -291,30 +291,31 @@ def mask_ge8(typingctx, a, b):
     return types.int64(float32x8, float32x8), codegen
 
 
-@intrinsic
-def popcount(typingctx, x):
-    """Number of set bits of an int64."""
-    if not isinstance(x, types.Integer):
-        return None
+def _bit_count(name, build, doc):
+    """An intrinsic ``name(x)`` of an integer, computed as ``build(builder, x as int64)``."""
 
-    def codegen(context, builder, signature, args):
-        value = context.cast(builder, args[0], signature.args[0], types.int64)
-        return builder.call(_function(builder, "llvm.ctpop.i64", _I64, [_I64]), [value])
+    def typer(typingctx, x):
+        if not isinstance(x, types.Integer):
+            return None
 
-    return types.int64(types.int64), codegen
+        def codegen(context, builder, signature, args):
+            return build(builder, context.cast(builder, args[0], signature.args[0], types.int64))
+
+        return types.int64(types.int64), codegen
+
+    typer.__name__ = typer.__qualname__ = name
+    typer.__doc__ = doc
+    return intrinsic(typer)
 
 
-@intrinsic
-def trailing_zeros(typingctx, x):
-    """Index of the lowest set bit of an int64 (64 for 0)."""
-    if not isinstance(x, types.Integer):
-        return None
-
-    def codegen(context, builder, signature, args):
-        value = context.cast(builder, args[0], signature.args[0], types.int64)
-        return builder.call(_function(builder, "llvm.cttz.i64", _I64, [_I64, _I1]), [value, _I1(0)])
-
-    return types.int64(types.int64), codegen
+popcount = _bit_count(
+    "popcount", lambda builder, x: builder.call(_function(builder, "llvm.ctpop.i64", _I64, [_I64]), [x]),
+    "Number of set bits of an int64.")
+# the flag 0 asks cttz for 64 (not an undefined value) at zero
+trailing_zeros = _bit_count(
+    "trailing_zeros",
+    lambda builder, x: builder.call(_function(builder, "llvm.cttz.i64", _I64, [_I64, _I1]), [x, _I1(0)]),
+    "Index of the lowest set bit of an int64 (64 for 0).")
 
 
 # --------------------------------------------------------------------------- window sums
