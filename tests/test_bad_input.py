@@ -81,6 +81,8 @@ def test_bad_options_name_themselves():
         iactx.read_simtel(path, focal_length="nominal")
     with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
         next(iactx.iter_simtel(path, batch_size=0))
+    with pytest.raises(ValueError, match="batch_bytes must be at least 1, got -5"):
+        next(iactx.iter_simtel(path, batch_bytes=-5))
 
 
 def test_repeated_event_ids_get_new_unique_ids(tmp_path):

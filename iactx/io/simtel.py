@@ -268,7 +268,7 @@ class SimtelSource:
     def __iter__(self):
         return self.batches()
 
-    def batches(self, batch_size=100, max_events=None, max_bytes=None):
+    def batches(self, batch_size=100, max_events=None, batch_bytes=None):
         """Yield event trees of at most ``batch_size`` events.
 
         Parameters
@@ -277,7 +277,7 @@ class SimtelSource:
             Events per tree; ``None`` for one tree with every event.
         max_events : int, optional
             Stop after this many events.
-        max_bytes : int, optional
+        batch_bytes : int, optional
             A tree also ends once its R1 waveforms take this many bytes, so
             that memory stays bounded whatever the number and size of the
             cameras per event.
@@ -299,6 +299,8 @@ class SimtelSource:
         """
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if batch_bytes is not None and batch_bytes < 1:
+            raise ValueError(f"batch_bytes must be at least 1, got {batch_bytes}")
         limit = math.inf if max_events is None else int(max_events)
         size = math.inf if batch_size is None else int(batch_size)
         batch, yielded_bytes = None, 0
@@ -309,7 +311,7 @@ class SimtelSource:
                     yielded_bytes = 0
                 batch = self._new_batch(size)
             self._collect(array_event, batch)
-            if len(batch.array_events) >= size or (max_bytes is not None and batch.waveform_bytes() >= max_bytes):
+            if len(batch.array_events) >= size or (batch_bytes is not None and batch.waveform_bytes() >= batch_bytes):
                 yielded_bytes += batch.waveform_bytes()
                 yield self._tree(batch)
                 batch = None
@@ -595,7 +597,7 @@ def iter_simtel(path, *, batch_size=100, max_events=None, allowed_tels=None, foc
     """
     with SimtelSource(path, allowed_tels=allowed_tels, focal_length=focal_length, keep_r0=keep_r0,
                       calibration_events=calibration_events, strict=strict) as source:
-        yield from source.batches(batch_size=batch_size, max_events=max_events, max_bytes=batch_bytes)
+        yield from source.batches(batch_size=batch_size, max_events=max_events, batch_bytes=batch_bytes)
         if source.n_read == 0:
             raise ValueError(_no_events_message(source))
 
