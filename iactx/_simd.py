@@ -25,13 +25,11 @@ __all__ = [
     "float32x8",
     "load8",
     "load8_first",
+    "store8",
     "splat8",
     "add8",
     "sub8",
     "max8",
-    "min8",
-    "select_gt8",
-    "lane8",
     "abs8",
     "allmax8",
     "hmax8",
@@ -114,13 +112,6 @@ def _masked_load(builder, pointer, vector_type, mask, fill):
     return builder.call(load, [builder.bitcast(pointer, vector_type.as_pointer()), _I32(4), mask, fill])
 
 
-def _lane_pointers(builder, base, index, size, element):
-    """Vector of pointers ``base + size * index`` (bytes) to values of ``element`` type."""
-    address = _splat(builder, builder.ptrtoint(base, _I64), _I64V)
-    offset = builder.mul(index, ir.Constant(_I64V, [_I64(size)] * LANES))
-    return builder.inttoptr(builder.add(address, offset), ir.VectorType(element.as_pointer(), LANES))
-
-
 def _masked_store(builder, value, pointer, mask):
     store = _function(builder, f"llvm.masked.store.{_suffix(value.type)}.p0", ir.VoidType(),
                       [value.type, value.type.as_pointer(), _I32, _MASK])
@@ -169,6 +160,19 @@ def load8_first(typingctx, address, n_valid, fill):
     return float32x8(types.intp, types.intp, types.float32), codegen
 
 
+@intrinsic
+def store8(typingctx, address, value):
+    """Store the eight lanes of ``value`` at ``address`` (bytes; unaligned)."""
+    if not (isinstance(address, types.Integer) and _is_vector(value)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        builder.store(args[1], _pointer(builder, args[0], _F32V), align=4)
+        return context.get_dummy_value()
+
+    return types.none(types.intp, float32x8), codegen
+
+
 # --------------------------------------------------------------------------- lane-wise arithmetic
 
 
@@ -205,33 +209,6 @@ add8 = _lane_wise("add8", lambda builder, a, b: builder.fadd(a, b), "Lane-wise `
 sub8 = _lane_wise("sub8", lambda builder, a, b: builder.fsub(a, b), "Lane-wise ``a - b``.")
 max8 = _lane_wise("max8", lambda builder, a, b: builder.select(builder.fcmp_ordered(">", a, b), a, b),
                   "Lane-wise ``a if a > b else b``.")
-min8 = _lane_wise("min8", lambda builder, a, b: builder.select(builder.fcmp_ordered("<", a, b), a, b),
-                  "Lane-wise ``a if a < b else b``.")
-
-
-@intrinsic
-def select_gt8(typingctx, a, b, x, y):
-    """Lane-wise ``x if a > b else y``."""
-    if not _is_vector(a, b, x, y):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.select(builder.fcmp_ordered(">", args[0], args[1]), args[2], args[3])
-
-    return float32x8(float32x8, float32x8, float32x8, float32x8), codegen
-
-
-@intrinsic
-def lane8(typingctx, a, index):
-    """Lane ``index`` of ``a`` (``0 <= index < 8``)."""
-    if not (_is_vector(a) and isinstance(index, types.Integer)):
-        return None
-
-    def codegen(context, builder, signature, args):
-        index_value = context.cast(builder, args[1], signature.args[1], types.int64)
-        return builder.extract_element(args[0], index_value)
-
-    return types.float32(float32x8, types.intp), codegen
 
 
 @intrinsic
@@ -382,7 +359,6 @@ def window_extract8(typingctx, waveforms, first_pixel, n_pixels, peaks, width, s
         return None
     element = _F32 if waveforms.dtype == types.float32 else _F64
     row_type = ir.VectorType(element, LANES)
-    gain_type = ir.VectorType(ir.IntType(gain.dtype.bitwidth), LANES)
 
     def codegen(context, builder, signature, args):
         (wf_value, first_value, count_value, peaks_value, width_value, shift_value, gain_value, corr_value,
@@ -431,16 +407,16 @@ def window_extract8(typingctx, waveforms, first_pixel, n_pixels, peaks, width, s
         total, num, den = (builder.load(s) for s in sums)
         mean = builder.select(builder.fcmp_ordered(">", den, fzero), builder.fdiv(num, den),
                               builder.sitofp(peak, _F64V))
-        # the correction of each pixel's gain channel
-        gain_pointer = _item_pointer(context, builder, gain_ty, gain_value, [first_value])
-        gains = _masked_load(builder, gain_pointer, gain_type, used, ir.Constant(gain_type, None))
-        if gain.dtype.bitwidth < 64:
-            gains = (builder.sext if gain.dtype.signed else builder.zext)(gains, _I64V)
+        # the correction of each pixel's gain channel, lane by lane (a vector gather is slower)
         corr_data = context.make_array(corr_type)(context, builder, corr_value).data
-        corr_pointers = _lane_pointers(builder, corr_data, gains, 8, _F64)
-        gather = _function(builder, f"llvm.masked.gather.{_suffix(_F64V)}.v{LANES}p0", _F64V,
-                           [corr_pointers.type, _I32, _MASK, _F64V])
-        corr = builder.call(gather, [corr_pointers, _I32(8), used, fzero])
+        corr = fzero
+        for lane in range(LANES):
+            # lanes past the last pixel read the first pixel's (their results are not stored)
+            pixel = builder.select(builder.extract_element(used, _I32(lane)), builder.add(first_value, _I64(lane)),
+                                   first_value)
+            lane_gain = builder.load(_item_pointer(context, builder, gain_ty, gain_value, [pixel]))
+            lane_gain = (builder.sext if gain.dtype.signed else builder.zext)(lane_gain, _I64)
+            corr = builder.insert_element(corr, builder.load(builder.gep(corr_data, [lane_gain])), _I32(lane))
         # stored as the scalar kernels store them: rounded to the output dtype, then scaled
         outputs = ((total, corr, builder.fmul, charge_type, charge_value),
                    (mean, _splat(builder, rate_value, _F64V), builder.fdiv, time_type, time_value))

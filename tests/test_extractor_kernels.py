@@ -270,6 +270,21 @@ def test_neighbor_peak_float32_near_ties_follow_float64_sums():
     assert peaks[3, 1] == 9 and peaks[3, 2] == 4
 
 
+@pytest.mark.parametrize("n_samples", [3, 8, 63, 64, 65, 72, 128])
+def test_neighbor_peak_float32_trace_lengths(n_samples):
+    """Short and long traces (up to 64 samples the sample loops are unrolled, beyond they are not),
+    with peaks late in the trace, on pixels with six neighbours and on the edge pixels with fewer."""
+    wf, gain, corr = random_batch(np.float32, n_events=3, n_samples=n_samples, seed=n_samples)
+    wf[:, :, -1] += np.float32(30.0)  # many peaks in the last sample, past the 64th for long traces
+    assert set(np.diff(INDPTR)) == {3, 4, 6}
+    broken = np.zeros(wf.shape[:2], bool)
+    peaks = np.empty(wf.shape[:2], np.int64)
+    K.neighbor_peak_index(wf, INDPTR, INDICES, broken, per_event(wf, 0), peaks)
+    expected = ref_neighbor_peaks(wf, per_event(wf, 0), broken)
+    np.testing.assert_array_equal(peaks, expected)
+    assert (expected == n_samples - 1).mean() > 0.5
+
+
 def test_neighbor_peak_float32_extreme_magnitudes():
     """Sums that overflow float32, subnormal samples and exact zeros still give ctapipe's peaks."""
     rng = np.random.default_rng(6)

@@ -31,8 +31,8 @@ from numba import prange, types
 from numba.extending import intrinsic, overload
 
 from .._numba import kernel
-from .._simd import (LANES, abs8, add8, allmax8, hmax8, lane8, load8, load8_first, mask_ge8, max8, min8, popcount,
-                     select_gt8, splat8, sub8, trailing_zeros, window_extract8)
+from .._simd import (LANES, abs8, add8, allmax8, hmax8, load8, load8_first, mask_ge8, max8, popcount, splat8, store8,
+                     sub8, trailing_zeros, window_extract8)
 
 __all__ = [
     "extract_around_peak",
@@ -478,46 +478,154 @@ def _float32_margin(n_values, magnitude):
     return np.float32(margin * (1.0 + 2.0 ** -20))
 
 
-@kernel(inline="always")
-def _keep_largest(top, second, where, v, chunk):
-    """Update the per-lane largest (``top``) and second largest sums and the chunk of the largest with ``v``."""
-    return max8(top, v), max8(second, min8(top, v)), select_gt8(v, top, splat8(chunk), where)
+#: chunks of eight samples up to which the loops over a pixel's samples have a constant bound
+#: (64 samples): LLVM then unrolls them and keeps the sums in registers, twice as fast
+_UNROLLED_CHUNKS = 8
 
 
 @kernel(inline="always")
-def _unique_maximum(top, second, where, margin):
-    """Sample index of the largest float32 sum if every other sum is below it by more than ``margin``, else -1.
+def _six_neighbor_sums(base, offsets, n_samples, max_chunks, sums):
+    """float32 sums of six neighbour waveforms, stored in ``sums``; returns their per-lane maximum.
 
-    ``top`` and ``second`` hold the largest and second largest sum seen in
-    each lane, ``where`` the chunk (as a float) of the largest.
+    The waveforms start at the byte addresses ``base + offsets[k]``; lanes
+    past the trace are -inf. ``max_chunks`` bounds the loop over chunks of
+    eight samples (a constant lets LLVM unroll it).
     """
-    best = allmax8(top)
-    at_best = mask_ge8(top, best)
-    if popcount(at_best) != 1:
+    a0, a1, a2 = base + offsets[0], base + offsets[1], base + offsets[2]
+    a3, a4, a5 = base + offsets[3], base + offsets[4], base + offsets[5]
+    out = sums.ctypes.data
+    n_full = n_samples // LANES
+    top = splat8(-np.inf)
+    for c in range(max_chunks):
+        if c >= n_full:
+            break
+        o = 4 * LANES * c
+        v = _six_row_sum(a0 + o, a1 + o, a2 + o, a3 + o, a4 + o, a5 + o)
+        top = max8(top, v)
+        store8(out + o, v)
+    if LANES * n_full < n_samples:
+        o = 4 * LANES * n_full
+        v = _six_row_sum_first(a0 + o, a1 + o, a2 + o, a3 + o, a4 + o, a5 + o, n_samples - LANES * n_full)
+        top = max8(top, v)
+        store8(out + o, v)
+    return top
+
+
+@kernel(inline="always")
+def _any_neighbor_sums(base, row, indices, k0, k1, sums):
+    """As :func:`_six_neighbor_sums` for the ``k1 - k0 >= 1`` neighbours ``indices[k0:k1]``.
+
+    ``row`` is the size of one waveform in bytes.
+    """
+    n_samples = row // 4
+    out = sums.ctypes.data
+    top = splat8(-np.inf)
+    for c in range((n_samples + LANES - 1) // LANES):
+        left = n_samples - LANES * c
+        o = 4 * LANES * c
+        v = load8_first(base + row * indices[k0] + o, left, -np.inf)
+        for k in range(k0 + 1, k1):
+            v = add8(v, load8_first(base + row * indices[k] + o, left, 0.0))
+        top = max8(top, v)
+        store8(out + o, v)
+    return top
+
+
+@kernel(inline="always")
+def _leading_sample(sums, n_samples, max_chunks, best, margin):
+    """Index of the only sum in ``sums`` at least ``best - margin`` (float32), else -1.
+
+    ``best`` holds the largest sum in every lane. If another sum is within
+    the margin (see :func:`_float32_margin`) the float64 sums may order
+    them differently, and -1 says so.
+    """
+    threshold = sub8(best, splat8(margin))
+    out = sums.ctypes.data
+    count = 0
+    first = n_samples
+    for c in range(max_chunks):
+        if LANES * c >= n_samples:
+            break
+        close = mask_ge8(load8(out + 4 * LANES * c), threshold)
+        count += popcount(close)
+        if close != 0:
+            first = min(first, LANES * c + trailing_zeros(close))
+    return first if count == 1 else -1
+
+
+@kernel(inline="always")
+def _six_neighbor_peak(base, offsets, n_samples, margin, sums, max_chunks):
+    """Peak from the float32 sums of six waveforms (:func:`_six_neighbor_sums`) if decided with ``margin``, else -1."""
+    best = allmax8(_six_neighbor_sums(base, offsets, n_samples, max_chunks, sums))
+    return _leading_sample(sums, n_samples, max_chunks, best, margin)
+
+
+@kernel(inline="always")
+def _up_to_six_neighbor_pass(base, six, indptr, indices, n_samples, margin, sums, zeros, offsets, max_chunks,
+                             peaks):
+    """Peaks of the pixels with one to six neighbours that float32 sums decide with ``margin`` (others untouched).
+
+    ``margin`` is that for six values up to the largest sample: the
+    missing neighbours of pixels with fewer are read from ``zeros`` (a
+    float32 row of zeros as long as ``sums``), which adds nothing to the
+    sums. ``offsets`` is int64 scratch of 6.
+    """
+    n_pixels = indptr.shape[0] - 1
+    row = 4 * n_samples
+    # the common case first, in a loop of its own (LLVM compiles it best alone)
+    for p in range(n_pixels):
+        if indptr[p + 1] - indptr[p] == 6:
+            peaks[p] = _six_neighbor_peak(base, six[p], n_samples, margin, sums, max_chunks)
+    zero_row = np.int64(zeros.ctypes.data) - np.int64(base)
+    for p in range(n_pixels):
+        k0 = indptr[p]
+        k1 = indptr[p + 1]
+        if 0 < k1 - k0 < 6:
+            for k in range(6):
+                offsets[k] = row * indices[k0 + k] if k0 + k < k1 else zero_row
+            peaks[p] = _six_neighbor_peak(base, offsets, n_samples, margin, sums, max_chunks)
+
+
+@kernel(inline="always")
+def _float32_neighbor_peak(base, row, indptr, indices, p, largest, sums):
+    """Peak of pixel ``p`` from float32 neighbour sums when they decide it (else -1).
+
+    Any number of neighbours; the sums are bounded first with the largest
+    sample of the event (``largest``), then with the largest sample of
+    each neighbour.
+    """
+    k0 = indptr[p]
+    k1 = indptr[p + 1]
+    n_neighbors = k1 - k0
+    if n_neighbors == 0 or n_neighbors * largest >= 1e38:
         return -1
-    others = max8(second, select_gt8(best, top, top, splat8(-np.inf)))
-    if mask_ge8(others, sub8(best, splat8(margin))) != 0:
-        return -1
-    lane = trailing_zeros(at_best)
-    return LANES * np.int64(lane8(where, lane)) + lane
+    n_samples = row // 4
+    n_chunks = (n_samples + LANES - 1) // LANES
+    best = allmax8(_any_neighbor_sums(base, row, indices, k0, k1, sums))
+    peak = _leading_sample(sums, n_samples, n_chunks, best, _float32_margin(n_neighbors, n_neighbors * largest))
+    if peak < 0:
+        magnitude = 0.0
+        for k in range(k0, k1):
+            magnitude += _row_magnitude(base + row * indices[k], n_samples)
+        peak = _leading_sample(sums, n_samples, n_chunks, best, _float32_margin(n_neighbors, magnitude))
+    return peak
 
 
 def _float32_neighbor_peaks(w, indptr, indices, six, broken, acc, peaks):
     """Neighbour peaks of one telescope event of float32 waveforms without local weight.
 
     ctapipe sums the neighbour waveforms in float64. Here each pixel's
-    sums are first formed in float32, eight samples at a time, keeping in
-    every lane the largest and second largest sum and where the largest
-    was. A float32 sum differs from ctapipe's float64 sum of the same
-    values by a small multiple of the sum of their magnitudes (see
-    :func:`_float32_margin`), so when the largest float32 sum exceeds all
-    others by more than that margin, its sample is ctapipe's first maximum.
-    The magnitudes are bounded first by the largest sample of the event,
-    then, if that does not settle it, by the largest sample of each
-    neighbour. Otherwise (ties, near-ties) the pixel is summed exactly with
-    :func:`_exact_neighbor_peak`, so the peaks are always ctapipe's. On the
-    LST test events about one pixel in a thousand needs the second bound
-    and none the exact sum.
+    sums are first formed in float32, eight samples at a time. A float32
+    sum differs from ctapipe's float64 sum of the same values by a small
+    multiple of the sum of their magnitudes (see :func:`_float32_margin`),
+    so when the largest float32 sum exceeds all others by more than that
+    margin, its sample is ctapipe's first maximum
+    (:func:`_float32_neighbor_peak`). The magnitudes are bounded first by
+    the largest sample of the event, then, if that does not settle it, by
+    the largest sample of each neighbour. Otherwise (ties, near-ties) the
+    pixel is summed exactly with :func:`_exact_neighbor_peak`, so the peaks
+    are always ctapipe's. On the LST test events about one pixel in a
+    thousand needs the second bound and none the exact sum.
 
     ``six`` holds the byte offsets of the waveforms of the neighbours of
     six-neighbour pixels (:func:`_six_neighbor_offsets`), ``acc`` is
@@ -543,47 +651,24 @@ def _float32_neighbor_peaks_impl(w, indptr, indices, six, broken, acc, peaks):
         largest = np.float64(_float32_from_bits(largest_bits))
         base = w.ctypes.data
         row = 4 * n_samples
-        n_full = n_samples // LANES
         n_chunks = (n_samples + LANES - 1) // LANES
+        sums = np.empty(LANES * n_chunks, np.float32)
+        peaks[:] = -1
+        if 6 * largest < 1e38:
+            margin = _float32_margin(6, 6 * largest)
+            zeros = np.zeros(sums.shape[0], np.float32)
+            offsets = np.empty(6, np.int64)
+            if n_chunks <= _UNROLLED_CHUNKS:
+                _up_to_six_neighbor_pass(base, six, indptr, indices, n_samples, margin, sums, zeros, offsets,
+                                         _UNROLLED_CHUNKS, peaks)
+            else:
+                _up_to_six_neighbor_pass(base, six, indptr, indices, n_samples, margin, sums, zeros, offsets,
+                                         n_chunks, peaks)
         for p in range(n_pixels):
-            k0 = indptr[p]
-            k1 = indptr[p + 1]
-            n_neighbors = k1 - k0
-            peak = -1
-            if n_neighbors > 0 and n_neighbors * largest < 1e38:
-                # per lane: largest and second largest sum, and the chunk of the largest
-                top = splat8(-np.inf)
-                second = splat8(-np.inf)
-                where = splat8(0.0)
-                if n_neighbors == 6:
-                    a0, a1, a2 = base + six[p, 0], base + six[p, 1], base + six[p, 2]
-                    a3, a4, a5 = base + six[p, 3], base + six[p, 4], base + six[p, 5]
-                    for c in range(n_full):
-                        o = 4 * LANES * c
-                        v = _six_row_sum(a0 + o, a1 + o, a2 + o, a3 + o, a4 + o, a5 + o)
-                        top, second, where = _keep_largest(top, second, where, v, c)
-                    if n_full < n_chunks:
-                        o = 4 * LANES * n_full
-                        v = _six_row_sum_first(a0 + o, a1 + o, a2 + o, a3 + o, a4 + o, a5 + o,
-                                               n_samples - LANES * n_full)
-                        top, second, where = _keep_largest(top, second, where, v, n_full)
-                else:
-                    for c in range(n_chunks):
-                        o = 4 * LANES * c
-                        left = n_samples - LANES * c
-                        v = load8_first(base + row * indices[k0] + o, left, -np.inf)
-                        for k in range(k0 + 1, k1):
-                            v = add8(v, load8_first(base + row * indices[k] + o, left, 0.0))
-                        top, second, where = _keep_largest(top, second, where, v, c)
-                peak = _unique_maximum(top, second, where, _float32_margin(n_neighbors, n_neighbors * largest))
-                if peak < 0:
-                    magnitude = 0.0
-                    for k in range(k0, k1):
-                        magnitude += _row_magnitude(base + row * indices[k], n_samples)
-                    peak = _unique_maximum(top, second, where, _float32_margin(n_neighbors, magnitude))
-            if peak < 0:
-                peak = _exact_neighbor_peak(w, indptr, indices, broken, 0, p, acc)
-            peaks[p] = peak
+            if peaks[p] < 0:
+                peaks[p] = _float32_neighbor_peak(base, row, indptr, indices, p, largest, sums)
+            if peaks[p] < 0:
+                peaks[p] = _exact_neighbor_peak(w, indptr, indices, broken, 0, p, acc)
         return True
 
     return impl
