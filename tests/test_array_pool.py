@@ -5,7 +5,7 @@ import gc
 import numpy as np
 import xarray as xr
 
-from iactx.io.array_pool import ArrayPool
+from iactx._array_pool import ArrayPool
 
 
 def test_memory_is_reused_only_after_every_view_is_gone():
@@ -49,3 +49,23 @@ def test_the_free_list_is_bounded():
     assert len(pool._free) == 1  # 5 freed, trimmed to 2, one handed out
     del kept
     assert len(pool._free) == 2
+
+
+def test_threads_sharing_a_pool_never_share_live_memory():
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ArrayPool(max_free=4)
+
+    def fill(value):
+        arrays = []
+        for _ in range(200):
+            a = pool.empty((64,), np.int64)
+            a[:] = value
+            arrays.append(a)
+            if len(arrays) > 3:
+                old = arrays.pop(0)
+                assert (old == value).all()  # nobody else wrote into it
+        return all((a == value).all() for a in arrays)
+
+    with ThreadPoolExecutor(4) as threads:
+        assert all(threads.map(fill, range(8)))

@@ -145,6 +145,18 @@ def test_dims_coords_attrs_and_input_untouched(lst_group):
     assert out["image"].sel(tel=1).shape == (1, lst_group.sizes["pixel"])
 
 
+def test_results_kept_are_never_overwritten_by_later_calls(lst_group):
+    """Images come from memory reused once earlier results are dropped, never while they are alive."""
+    first = lst_group.iact.calibrate()
+    kept = first["image"].values.copy()
+    again = [lst_group.iact.calibrate("LocalPeakWindowSum") for _ in range(3)]
+    np.testing.assert_array_equal(first["image"].values, kept)
+    del first
+    del again[:2]
+    repeated = lst_group.iact.calibrate()
+    np.testing.assert_array_equal(repeated["image"].values, kept)
+
+
 @pytest.mark.parametrize("name", list(EXTRACTORS))
 def test_dask_gives_the_same_as_numpy(stereo_tree, name):
     cam = stereo_tree["NectarCam"].to_dataset(inherit=False)

@@ -30,6 +30,7 @@ import param
 import xarray as xr
 
 from .._apply import apply_kernel
+from .._array_pool import ArrayPool
 from ..config.telescope_parameter import TelescopeParameter, is_per_telescope, resolve_per_tel_event
 from . import extractor_kernels as K
 from .correction import correction_table
@@ -184,8 +185,12 @@ def _float_waveforms(wf):
     return np.ascontiguousarray(wf)
 
 
+#: memory of the images and peak times of earlier batches, reused once they are dropped
+_OUTPUT_POOL = ArrayPool()
+
+
 def _outputs(shape):
-    return np.empty(shape, np.float32), np.empty(shape, np.float32)
+    return _OUTPUT_POOL.empty(shape, np.float32), _OUTPUT_POOL.empty(shape, np.float32)
 
 
 def _contiguous(*arrays):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..calib.r1_kernels import calibrate_selected_gain, select_gain_threshold
-from .array_pool import ArrayPool
+from .._array_pool import ArrayPool
 from .errors import check_input_file, first_bytes
 from .event_tree import EVENT_TYPES, camera_group, make_tree, root_dataset
 from .simtel_instrument import subarray_from_simtel

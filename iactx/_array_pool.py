@@ -1,19 +1,21 @@
 """Memory for large batch arrays that is reused once the arrays are gone.
 
-A reader fills batch after batch of waveforms, hundreds of megabytes each.
-Memory fresh from the operating system costs a page fault on the first
-touch of every page (on virtual machines, with transparent huge pages, as
-much as decoding the data), and memory freed is usually handed back to the
-system at once. :class:`ArrayPool` keeps the memory of arrays it handed out
-and gives it to the next request once no array refers to it any more: the
-caller sees ordinary, independent arrays; only memory nobody can reach is
-reused.
+A reader fills batch after batch of waveforms, hundreds of megabytes each,
+and the kernels write images of every batch. Memory fresh from the
+operating system costs a page fault on the first touch of every page (on
+virtual machines about 1.5 us per 4 KiB page, as much as extracting the
+charges in it; with transparent huge pages, as much as decoding the data),
+and memory freed is usually handed back to the system at once.
+:class:`ArrayPool` keeps the memory of arrays it handed out and gives it to
+the next request once no array refers to it any more: the caller sees
+ordinary, independent arrays; only memory nobody can reach is reused.
 """
 
 from __future__ import annotations
 
 import math
 import mmap
+import threading
 
 import numpy as np
 
@@ -74,6 +76,9 @@ class ArrayPool:
     def __init__(self, max_free=8):
         self.max_free = int(max_free)
         self._free = []
+        # blocks are taken under the lock (threads may share a pool); they come back
+        # through list.append, which is atomic
+        self._lock = threading.Lock()
 
     @property
     def n_free(self):
@@ -96,11 +101,11 @@ class ArrayPool:
         """
         dtype = np.dtype(dtype)
         nbytes = max(math.prod(shape) * dtype.itemsize, 1)
-        self._trim()
-        fitting = [i for i, block in enumerate(self._free) if block.nbytes >= nbytes]
-        if fitting:
-            block = self._free.pop(min(fitting, key=lambda i: self._free[i].nbytes))
-        else:
+        with self._lock:
+            self._trim()
+            fitting = [i for i, block in enumerate(self._free) if block.nbytes >= nbytes]
+            block = self._free.pop(min(fitting, key=lambda i: self._free[i].nbytes)) if fitting else None
+        if block is None:
             block = _new_block(nbytes)
         return np.asarray(_Lease(block, self._free, shape, dtype))
 
