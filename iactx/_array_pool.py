@@ -3,9 +3,9 @@
 A reader fills batch after batch of waveforms, hundreds of megabytes each,
 and the kernels write images of every batch. Memory fresh from the
 operating system costs a page fault on the first touch of every page (on
-virtual machines about 1.5 us per 4 KiB page, as much as extracting the
-charges in it; with transparent huge pages, as much as decoding the data),
-and memory freed is usually handed back to the system at once.
+virtual machines about 1.5 us per 4 KiB page; with transparent huge pages,
+as much as decoding the data), and memory freed is usually handed back to
+the system at once.
 :class:`ArrayPool` keeps the memory of arrays it handed out and gives it to
 the next request once no array refers to it any more: the caller sees
 ordinary, independent arrays; only memory nobody can reach is reused.

@@ -479,7 +479,7 @@ def _float32_margin(n_values, magnitude):
 
 
 #: chunks of eight samples up to which the loops over a pixel's samples have a constant bound
-#: (64 samples): LLVM then unrolls them and keeps the sums in registers, twice as fast
+#: (64 samples): LLVM then unrolls them and keeps the sums in registers (the pass runs ~1.4x faster)
 _UNROLLED_CHUNKS = 8
 
 
