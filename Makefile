@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the sample sim_telarray files for the tests: ../shared beside the clone (as in CI) unless set
+export IACTX_DATA_PATH ?= $(wildcard $(abspath ../shared/data/simtel))
 
 .PHONY: demo test venv clean
 
