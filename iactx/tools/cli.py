@@ -57,7 +57,7 @@ def _simtel_summary(path, source_class, summarize):
 
 def _process(args, overrides):
     from ..config.files import merge_configs, parse_overrides, read_config_file
-    from .process import build_registry, process_files
+    from .process import build_registry, run_processing
 
     tool = f"iactx {args.command}"
     registry = build_registry()
@@ -87,7 +87,7 @@ def _process(args, overrides):
         return 0
     if "progress_bar" not in config.get("ProcessorTool", {}):
         config.setdefault("ProcessorTool", {})["progress_bar"] = sys.stderr.isatty()
-    record = process_files(registry, config, tool=tool)
+    record = run_processing(registry, config, tool=tool)
     print(f"processed {record['n_events']} events in {record['duration']:.1f} s -> "
           f"{config.get('DataWriter', {}).get('output_path', 'events.dl1.nc')}")
     return 0

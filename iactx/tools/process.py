@@ -19,7 +19,7 @@ from ..io.dl1 import EventTreeWriter
 from .components import DataWriter, EventSource, ProcessorTool
 from .provenance import Provenance
 
-__all__ = ["build_registry", "process_files", "select_output", "RAW_VARIABLES", "IMAGE_VARIABLES",
+__all__ = ["build_registry", "run_processing", "select_output", "RAW_VARIABLES", "IMAGE_VARIABLES",
            "KEPT_VARIABLES", "CTAPIPE_ALIASES"]
 
 log = logging.getLogger("iactx.process")
@@ -158,7 +158,7 @@ def _progress(enabled, total, description):
                 desc=description)
 
 
-def process_files(registry, config, *, tool="iactx process"):
+def run_processing(registry, config, *, tool="iactx process"):
     """Run the configured processing; return the provenance record.
 
     One :class:`~iactx.image.processor.ImageProcessor` serves the whole run,
