@@ -25,8 +25,15 @@ def select_gain_threshold(high_gain, threshold, out):
         Threshold on the high-gain samples [ADC counts].
     out : ndarray of int8, shape (n_tel_events, n_pixels)
         Selected channel per pixel, written in place.
+
+    Raises
+    ------
+    ValueError
+        ``out`` does not have the shape of the pixels.
     """
     n_events, n_pixels, n_samples = high_gain.shape
+    if out.shape[0] != n_events or out.shape[1] != n_pixels:
+        raise ValueError("select_gain_threshold: out must have shape (n_tel_events, n_pixels)")
     for e in range(n_events):
         for p in range(n_pixels):
             # the peak of a branch-free loop vectorises; testing every sample does not
@@ -34,6 +41,12 @@ def select_gain_threshold(high_gain, threshold, out):
             for s in range(1, n_samples):
                 peak = max(peak, high_gain[e, p, s])
             out[e, p] = 1 if peak > threshold else 0
+
+
+@kernel
+def _covers(shape, n_events, n_gains, n_pixels):
+    """Whether a calibration array of ``shape`` has values for every event, channel and pixel of the samples."""
+    return shape[0] == n_events and shape[1] >= n_gains and shape[2] == n_pixels
 
 
 @kernel
@@ -52,11 +65,26 @@ def calibrate_selected_gain(r0, selected_gain, pedestal, dc_to_pe, out):
         Conversion factor [p.e. / ADC count].
     out : ndarray of float32, shape (n_tel_events, n_pixels, n_samples)
         Calibrated waveforms [p.e.], written in place.
+
+    Raises
+    ------
+    ValueError
+        The arrays disagree in shape (the calibration needs at least the
+        channels of ``r0``), or a selected channel is not in ``r0``.
     """
     n_events, n_gains, n_pixels, n_samples = r0.shape
+    if not (_covers(pedestal.shape, n_events, n_gains, n_pixels) and _covers(dc_to_pe.shape, n_events, n_gains,
+                                                                             n_pixels)):
+        raise ValueError("calibrate_selected_gain: pedestal and dc_to_pe must have shape "
+                         "(n_tel_events, n_gains, n_pixels) with at least the channels of r0")
+    if (selected_gain.shape[0] != n_events or selected_gain.shape[1] != n_pixels or out.shape[0] != n_events
+            or out.shape[1] != n_pixels or out.shape[2] != n_samples):
+        raise ValueError("calibrate_selected_gain: selected_gain and out must match r0 in events, pixels, samples")
     for e in range(n_events):
         for p in range(n_pixels):
             g = selected_gain[e, p]
+            if g < 0 or g >= n_gains:
+                raise ValueError("calibrate_selected_gain: a selected channel is not in r0")
             ped = pedestal[e, g, p]
             factor = dc_to_pe[e, g, p]
             for s in range(n_samples):

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._numba import kernel
 
-__all__ = ["decode_differential_samples", "TRUNCATED", "TOO_LONG"]
+__all__ = ["decode_differential_samples", "end_of_differential_samples", "TRUNCATED", "TOO_LONG"]
 
 #: return value of :func:`decode_differential_samples` when the bytes end inside the block
 TRUNCATED = -1
@@ -84,3 +84,46 @@ def decode_differential_samples(data, start, out):
                 value += (coded >> 1) ^ -(coded & 1)
                 out[g, p, s] = np.uint16(value & 0xFFFF)
     return pos
+
+
+@kernel
+def end_of_differential_samples(data, start, n_values):
+    """The offset just past ``n_values`` differences starting at ``start``, without decoding them.
+
+    Finds where the channels left undecoded end, so that a block can be
+    checked to hold exactly its samples; reads one byte per difference.
+
+    Parameters
+    ----------
+    data : ndarray of uint8
+        The bytes of the block.
+    start : int
+        Offset of the first difference in ``data``.
+    n_values : int
+        Number of differences to step over.
+
+    Returns
+    -------
+    int
+        The offset just past the last difference, or :data:`TRUNCATED` or
+        :data:`TOO_LONG` as :func:`decode_differential_samples` returns them.
+    """
+    end = data.shape[0]
+    pos = start
+    for _ in range(n_values):
+        if pos >= end:
+            return TRUNCATED
+        first = data[pos]
+        if first < 0x80:
+            pos += 1
+        elif first < 0xC0:
+            pos += 2
+        elif first < 0xE0:
+            pos += 3
+        elif first < 0xF0:
+            pos += 4
+        elif first < 0xF8:
+            pos += 5
+        else:
+            return TOO_LONG
+    return pos if pos <= end else TRUNCATED

@@ -20,10 +20,10 @@ from .._array_pool import ArrayPool
 from .errors import check_input_file, first_bytes
 from .event_tree import EVENT_TYPES, camera_group, make_tree, root_dataset
 from .simtel_instrument import subarray_from_simtel
-from .simtel_stream import AdcSamples, SimtelStream
+from .simtel_stream import AdcSamples, BadBlockError, SimtelStream, UndescribedTelescopesWarning
 
 __all__ = ["read_simtel", "iter_simtel", "SimtelSource", "TruncatedFileWarning", "RepeatedEventIdWarning",
-           "GAIN_THRESHOLD"]
+           "UndescribedTelescopesWarning", "BadBlockError", "GAIN_THRESHOLD"]
 
 #: high-gain sample value [ADC counts] above which the low gain is used
 GAIN_THRESHOLD = 4000.0
@@ -35,7 +35,10 @@ _GRAMMAGE = "g cm-2"
 
 
 class TruncatedFileWarning(UserWarning):
-    """A file ended inside an event; the complete events before it were read."""
+    """A file ended inside an event, lacks its end-of-run blocks, or holds a corrupt block.
+
+    The complete events before the fault were read.
+    """
 
 
 class RepeatedEventIdWarning(UserWarning):

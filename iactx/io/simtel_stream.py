@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -33,9 +34,9 @@ from eventio.histograms import Histograms
 from eventio.iact import PhotoElectrons, TelescopeData
 from eventio.simtel import objects as simtel_objects
 
-from .adc_kernels import TRUNCATED, decode_differential_samples
+from .adc_kernels import TRUNCATED, decode_differential_samples, end_of_differential_samples
 
-__all__ = ["SimtelStream", "AdcSamples"]
+__all__ = ["SimtelStream", "AdcSamples", "BadBlockError", "UndescribedTelescopesWarning"]
 
 #: header objects describing a telescope -> their key in ``telescope_descriptions``
 _DESCRIPTIONS = {
@@ -52,6 +53,30 @@ _DESCRIPTIONS = {
 _SKIPPED_HEADER = ("InputCard", "AtmosphericProfile")
 
 _ADC_BLOCK_HEAD = struct.Struct("<ihh")  # n_pixels, n_gains, n_samples
+
+#: EventIO pads the content of an object to a multiple of this many bytes
+_ALIGNMENT = 4
+
+#: the most gain channels a sim_telarray camera has
+MAX_GAINS = 2
+
+#: entries of the monitoring and calibration blocks with one value per gain and pixel
+_PER_CHANNEL = {
+    simtel_objects.CameraMonitoring: ("pedestal", "noise"),
+    simtel_objects.LaserCalibration: ("calib", "tm_calib"),
+}
+
+
+class BadBlockError(ValueError):
+    """A block of a sim_telarray file contradicts itself or the telescope it belongs to.
+
+    The message names the block, its telescope and the byte of the
+    (uncompressed) stream where the block starts.
+    """
+
+
+class UndescribedTelescopesWarning(UserWarning):
+    """The run header announces telescopes that the file does not describe; they are left out."""
 
 
 class SimtelStream:
@@ -78,12 +103,23 @@ class SimtelStream:
         Metadata of the array and per telescope id (names, versions).
     telescope_descriptions : dict[int, dict[str, dict]]
         Per telescope id the description blocks, keyed by their snake-case name.
+    camera_shapes : dict[int, tuple of int]
+        Per telescope id (n_gains, n_pixels, n_samples) of its readout; every
+        block of the events is checked against it.
 
     Raises
     ------
     ValueError
         The file ends, or holds something else, before the run header and
-        the telescope descriptions are complete.
+        a telescope description; a description is inconsistent (pixel
+        counts, gain count, disabled pixels outside the camera); or the
+        file describes telescopes its run header does not list.
+
+    Warns
+    -----
+    UndescribedTelescopesWarning
+        The run header announces telescopes the file does not (fully)
+        describe; they are left out, as are their events.
 
     Notes
     -----
@@ -97,7 +133,10 @@ class SimtelStream:
     file has them. Data events without triggered telescopes are skipped. An
     event is yielded once the object after it has started, so an event cut
     short by the end of the file is never yielded: the file's ``EOFError``
-    (or the parse error of a corrupt object) is raised instead.
+    (or the parse error of a corrupt object, a :class:`BadBlockError` for a
+    block that contradicts its telescope's description) is raised instead.
+    A file that ends, even between events, without the histograms that
+    close a sim_telarray run raises ``EOFError`` after its last event.
     """
 
     def __init__(self, path, *, allowed_tels=None, calibration_events=False):
@@ -112,6 +151,8 @@ class SimtelStream:
         self.global_meta = {}
         self.telescope_meta = {}
         self.telescope_descriptions = defaultdict(dict)
+        self.camera_shapes = {}
+        self._undescribed = set()
         self._camera_monitorings = defaultdict(dict)
         self._laser_calibrations = defaultdict(dict)
         self._last_payload = {}
@@ -146,12 +187,23 @@ class SimtelStream:
         return None
 
     def _check_header_complete(self):
+        """Check the header; keep the fully described telescopes and warn about the others."""
         if self.header is None:
             raise ValueError("no run header before the events")
-        n_described = sum(len(blocks) == len(_DESCRIPTIONS) for blocks in self.telescope_descriptions.values())
-        if n_described != int(self.header["n_telescopes"]):
-            raise ValueError(f"the run header announces {self.header['n_telescopes']} telescopes, "
-                             f"{n_described} are fully described")
+        announced = set(int(t) for t in self.header["tel_id"])
+        unlisted = sorted(set(self.telescope_descriptions) - announced)
+        if unlisted:
+            raise ValueError(f"telescopes {_id_list(unlisted)} are described but not in the run header")
+        complete = sorted(t for t, blocks in self.telescope_descriptions.items() if len(blocks) == len(_DESCRIPTIONS))
+        if not complete:
+            raise ValueError(f"the run header announces {len(announced)} telescopes, none is fully described")
+        self.telescope_descriptions = {t: self.telescope_descriptions[t] for t in complete}
+        self.camera_shapes = {t: _camera_shape(t, self.telescope_descriptions[t]) for t in complete}
+        self._undescribed = announced - set(complete)
+        if self._undescribed:
+            warnings.warn(f"{self.path}: the run header announces {len(announced)} telescopes, the file describes "
+                          f"{len(complete)}; reading those, without telescopes {_id_list(self._undescribed)}",
+                          UndescribedTelescopesWarning, stacklevel=4)
 
     def close(self):
         """Close the file."""
@@ -163,7 +215,7 @@ class SimtelStream:
 
     def __iter__(self):
         if self._first_event_object is None:
-            return
+            raise EOFError("the file ends after its header, without the histograms that close a sim_telarray run")
         shower = None
         event = None
         pending_photoelectrons = None
@@ -175,29 +227,31 @@ class SimtelStream:
             if isinstance(obj, simtel_objects.MCEvent):
                 if self._wanted(event):
                     yield event
-                event = {"type": "data", "event_id": obj.header.id, "mc_shower": shower, "mc_event": obj.parse()}
+                event = {"type": "data", "event_id": obj.header.id, "mc_shower": shower, "mc_event": _parse(obj)}
             elif isinstance(obj, simtel_objects.ArrayEvent):
                 if shower is None:  # an array event outside any shower: an unpacked calibration event
                     if self._wanted(event):
                         yield event
                     event = {"type": "calibration"}
+                elif event is None:
+                    raise ValueError(f"ArrayEvent at byte {_start(obj)} before the first MCEvent of its shower")
                 event["event_id"] = obj.header.id
                 self._add_array_event(event, obj)
             elif isinstance(obj, TelescopeData):
-                if self.true_images:
-                    event["photoelectrons"] = _photoelectrons(obj)
+                if self.true_images and event is not None:
+                    event["photoelectrons"] = self._photoelectrons(obj)
             elif isinstance(obj, simtel_objects.MCShower):
-                shower = obj.parse()
+                shower = _parse(obj)
             elif isinstance(obj, simtel_objects.CameraMonitoring):
                 self._update_monitoring(self._camera_monitorings, obj)
             elif isinstance(obj, simtel_objects.LaserCalibration):
                 self._update_monitoring(self._laser_calibrations, obj)
             elif isinstance(obj, simtel_objects.CalibrationPhotoelectrons):
-                pending_photoelectrons = _photoelectrons(next(obj))
+                pending_photoelectrons = self._photoelectrons(_only_child(obj, TelescopeData))
             elif isinstance(obj, simtel_objects.CalibrationEvent):
                 if self._wanted(event):
                     yield event
-                array_event = next(obj)
+                array_event = _only_child(obj, simtel_objects.ArrayEvent)
                 event = {"type": "calibration", "event_id": -array_event.header.id, "calibration_type": obj.type}
                 self._add_array_event(event, array_event)
                 if pending_photoelectrons is not None:
@@ -211,8 +265,10 @@ class SimtelStream:
                 break
         else:
             self._check_end(end)
-        if self._wanted(event):
-            yield event
+            if self._wanted(event):
+                yield event
+            raise EOFError(f"the file ends at byte {end}, without the histograms that close a sim_telarray run "
+                           "(a file cut between events, or a run that did not finish)")
 
     def _check_end(self, end):
         """Raise ``EOFError`` if the data stopped before ``end``, the end of the last object.
@@ -224,6 +280,20 @@ class SimtelStream:
         if available < end:
             raise EOFError(f"the file ends at byte {available}, inside an object that should end at byte {end}")
 
+    def _described(self, obj, tel_id):
+        """Whether ``tel_id`` is a described telescope (False for one only announced).
+
+        Raises
+        ------
+        BadBlockError
+            The run header does not list the telescope.
+        """
+        if tel_id in self.camera_shapes:
+            return True
+        if tel_id in self._undescribed:
+            return False
+        raise _bad_block(obj, tel_id, "the run header lists no such telescope")
+
     def _update_monitoring(self, blocks, obj):
         """Merge a monitoring or calibration block into the telescope's ``blocks``.
 
@@ -231,15 +301,39 @@ class SimtelStream:
         (files made by joining runs repeat them with every event) changes
         nothing and is not parsed again.
         """
-        obj.seek(0)
-        payload = obj.read()
-        if len(payload) < obj.size:
-            raise EOFError(f"{type(obj).__name__} block of telescope {obj.telescope_id} cut short")
-        key = (type(obj), obj.telescope_id)
+        tel_id = obj.telescope_id
+        if not self._described(obj, tel_id):
+            return
+        payload = _payload(obj)
+        key = (type(obj), tel_id)
         if self._last_payload.get(key) == payload:
             return
+        parsed = _parse(obj, payload)
+        n_gains, n_pixels, _ = self.camera_shapes[tel_id]
+        for name in _PER_CHANNEL[type(obj)]:
+            if name in parsed and np.shape(parsed[name]) != (n_gains, n_pixels):
+                raise _bad_block(obj, tel_id, f"{name} of shape {np.shape(parsed[name])}, the camera has "
+                                              f"{n_gains} gains and {n_pixels} pixels")
+        if "pedestal" in parsed and not parsed["n_ped_slices"] > 0:
+            raise _bad_block(obj, tel_id, f"pedestals summed over {parsed['n_ped_slices']} samples")
         self._last_payload[key] = payload
-        blocks[obj.telescope_id].update(type(obj)(obj.header, _PayloadFile(payload, obj.address)).parse())
+        blocks[tel_id].update(parsed)
+
+    def _photoelectrons(self, telescope_data):
+        """True photo-electron blocks of a TelescopeData object by 0-based telescope index.
+
+        Blocks of described telescopes (index + 1 = telescope id) are checked
+        to hold one count per pixel.
+        """
+        images = {}
+        for obj in _children(telescope_data):
+            if isinstance(obj, PhotoElectrons):
+                image = images[obj.telescope_id] = _parse(obj)
+                shape = self.camera_shapes.get(obj.telescope_id + 1)
+                if shape is not None and np.shape(image["photoelectrons"]) != shape[1:2]:
+                    raise _bad_block(obj, obj.telescope_id + 1, f"{np.shape(image['photoelectrons'])} true "
+                                                                f"photo-electron counts, the camera has {shape[1]} pixels")
+        return images
 
     def _wanted(self, event):
         if event is None:
@@ -252,24 +346,32 @@ class SimtelStream:
         """Trigger, telescope events and tracking of an ArrayEvent, with the monitoring valid for it."""
         telescope_events, tracking = {}, {}
         event.update(trigger_information=None, telescope_events=telescope_events, tracking_positions=tracking)
-        for i, obj in enumerate(array_event):
+        for i, obj in enumerate(_children(array_event)):
             if i == 0:
                 if not isinstance(obj, simtel_objects.TriggerInformation):
                     raise ValueError(f"array event {array_event.header.id} starts with {obj}, not the trigger")
                 if obj.header.id != 0:
                     event["event_id"] = obj.header.id
-                trigger = event["trigger_information"] = obj.parse()
+                trigger = event["trigger_information"] = _parse(obj)
                 if self._allowed and not self._allowed & set(int(t) for t in trigger["telescopes_with_data"]):
                     break
             elif isinstance(obj, simtel_objects.TelescopeEvent):
-                if self._keeps(obj.telescope_id):
-                    telescope_events[obj.telescope_id] = _telescope_event(obj)
+                tel_id = obj.telescope_id
+                if self._described(obj, tel_id) and self._keeps(tel_id):
+                    if tel_id in telescope_events:
+                        raise _bad_block(obj, tel_id, "a second telescope event of the telescope in one array event")
+                    telescope_events[tel_id] = _telescope_event(obj, self.camera_shapes[tel_id])
             elif isinstance(obj, simtel_objects.TrackingPosition):
-                if self._keeps(obj.telescope_id):
-                    tracking[obj.telescope_id] = obj.parse()
+                if self._described(obj, obj.telescope_id) and self._keeps(obj.telescope_id):
+                    tracking[obj.telescope_id] = _parse(obj)
         missing = sorted(set(telescope_events) - set(tracking))
         if missing:
             raise ValueError(f"array event {event['event_id']} has no tracking positions for telescopes {missing}")
+        uncalibrated = sorted(t for t in telescope_events if "pedestal" not in self._camera_monitorings[t]
+                              or "calib" not in self._laser_calibrations[t])
+        if uncalibrated:
+            raise ValueError(f"array event {event['event_id']} comes before any pedestal or calibration block of "
+                             f"telescopes {uncalibrated}")
         event["camera_monitorings"] = {t: dict(self._camera_monitorings[t]) for t in telescope_events}
         event["laser_calibrations"] = {t: dict(self._laser_calibrations[t]) for t in telescope_events}
 
@@ -304,20 +406,111 @@ def _chain_first(first, rest):
     yield from rest
 
 
-def _photoelectrons(telescope_data):
-    """True photo-electron blocks of a TelescopeData object by 0-based telescope index."""
-    return {obj.telescope_id: obj.parse() for obj in telescope_data if isinstance(obj, PhotoElectrons)}
+def _id_list(ids, limit=20):
+    """Sorted telescope ids for a message, shortened past ``limit``."""
+    ids = sorted(ids)
+    return ", ".join(map(str, ids[:limit])) + (f", ... ({len(ids)} in all)" if len(ids) > limit else "")
 
 
-def _telescope_event(telescope_event):
-    """The ADC samples (or sums) of a TelescopeEvent; its other blocks are skipped."""
-    for obj in telescope_event:
+def _start(obj):
+    """Byte of the (uncompressed) stream where an object's header starts."""
+    return obj.address - obj.header.header_size
+
+
+def _bad_block(obj, tel_id, problem):
+    return BadBlockError(f"{type(obj).__name__} block of telescope {tel_id} at byte {_start(obj)}: {problem}")
+
+
+def _children(parent):
+    """The objects inside ``parent``, each checked to end within it."""
+    end = parent.address + parent.size
+    for obj in parent:
+        if obj.address + obj.size > end:
+            raise ValueError(f"{type(obj).__name__} object at byte {_start(obj)} ends at byte "
+                             f"{obj.address + obj.size}, past the end of its {type(parent).__name__} at byte {end}")
+        yield obj
+
+
+def _only_child(parent, kind):
+    """The first object inside ``parent``, which must be a ``kind``."""
+    obj = next(_children(parent), None)
+    if not isinstance(obj, kind):
+        raise ValueError(f"{type(parent).__name__} at byte {_start(parent)} holds {obj}, not a {kind.__name__}")
+    return obj
+
+
+def _payload(obj):
+    """The bytes of an object."""
+    obj.seek(0)
+    payload = obj.read()
+    if len(payload) < obj.size:
+        raise EOFError(f"{type(obj).__name__} object at byte {_start(obj)} cut short ({len(payload)} of "
+                       f"{obj.size} bytes)")
+    return payload
+
+
+def _parse(obj, payload=None):
+    """Parse an object from its own bytes (``payload``, read if not given), all of which its parser must use."""
+    if payload is None:
+        payload = _payload(obj)
+    source = _PayloadFile(payload, obj.address)
+    parsed = type(obj)(obj.header, source).parse()
+    used = source.tell() - obj.address
+    if used != len(payload):
+        raise ValueError(f"{type(obj).__name__} object at byte {_start(obj)} holds {len(payload)} bytes, "
+                         f"its content takes {used}")
+    return parsed
+
+
+def _camera_shape(tel_id, description):
+    """(n_gains, n_pixels, n_samples) of a telescope's readout, its description checked for consistency.
+
+    Raises
+    ------
+    ValueError
+        The blocks disagree on the number of pixels, the gain count is not
+        1 or 2, a pixel list lies outside the camera, or the sampling is
+        not a positive time.
+    """
+    settings, organisation = description["camera_settings"], description["camera_organization"]
+    pixels, disabled = description["pixel_settings"], description["disabled_pixels"]
+    n_pixels, n_gains, n_samples = int(organisation["n_pixels"]), int(organisation["n_gains"]), int(pixels["sum_bins"])
+    problems = []
+    if not 1 <= n_gains <= MAX_GAINS:
+        problems.append(f"{n_gains} gains")
+    if n_pixels < 1 or int(settings["n_pixels"]) != n_pixels:
+        problems.append(f"{settings['n_pixels']} pixels in the camera settings, {n_pixels} in the camera organisation")
+    problems += [f"{np.size(settings[k])} values of {k} for {n_pixels} pixels" for k in ("pixel_x", "pixel_y",
+                 "pixel_area") if np.size(settings[k]) != n_pixels]
+    if np.size(settings["pixel_shape"]) == 0:
+        problems.append("no pixel shape")
+    if n_samples < 0:
+        problems.append(f"{n_samples} samples")
+    if not (np.isfinite(pixels["time_slice"]) and pixels["time_slice"] > 0):
+        problems.append(f"a sampling interval of {pixels['time_slice']} ns")
+    for name in ("HV_disabled", "trigger_disabled"):
+        outside = np.asarray(disabled[name])
+        outside = outside[(outside < 0) | (outside >= n_pixels)]
+        if outside.size:
+            problems.append(f"{name} pixels {outside[:5].tolist()} outside the camera's {n_pixels}")
+    if problems:
+        raise ValueError(f"the description of telescope {tel_id} has " + ", ".join(problems))
+    return n_gains, n_pixels, n_samples
+
+
+def _telescope_event(telescope_event, camera_shape):
+    """The ADC samples (or sums) of a TelescopeEvent, checked against ``camera_shape``; its other blocks are skipped."""
+    tel_id = telescope_event.telescope_id
+    for obj in _children(telescope_event):
         if isinstance(obj, simtel_objects.ADCSamples):
-            return {"adc_samples": _adc_samples(obj, telescope_event.telescope_id)}
+            return {"adc_samples": _adc_samples(obj, tel_id, camera_shape)}
         if isinstance(obj, simtel_objects.ADCSums):
-            return {"adc_sums": obj.parse()}
-    raise ValueError(f"telescope event of telescope {telescope_event.telescope_id} has neither ADC samples "
-                     "nor ADC sums")
+            sums = np.asarray(_parse(obj))
+            if sums.shape != camera_shape[:2]:
+                raise _bad_block(obj, tel_id, f"sums of shape {sums.shape}, the camera has {camera_shape[0]} "
+                                              f"gains and {camera_shape[1]} pixels")
+            return {"adc_sums": sums}
+    raise ValueError(f"telescope event of telescope {tel_id} has neither ADC samples nor ADC sums")
 
 
 class AdcSamples:
@@ -325,7 +518,8 @@ class AdcSamples:
 
     Channels are stored one after the other, so the high gain (channel 0)
     can be decoded alone: gain selection looks at it first, and the low
-    gain is decoded only if some pixel needs it.
+    gain is decoded only if some pixel needs it. The bytes of the channels
+    still to decode have been checked to hold exactly their samples.
 
     Parameters
     ----------
@@ -337,14 +531,12 @@ class AdcSamples:
         The block's bytes, for the channels still to decode ...
     end : int, optional
         ... from this offset on.
-    tel_id : int, optional
-        For messages.
     """
 
-    def __init__(self, samples, n_decoded, data=None, end=None, tel_id=None):
+    def __init__(self, samples, n_decoded, data=None, end=None):
         self._samples = samples
         self._n_decoded = n_decoded
-        self._data, self._end, self._tel_id = data, end, tel_id
+        self._data, self._end = data, end
 
     @property
     def shape(self):
@@ -352,49 +544,53 @@ class AdcSamples:
         return self._samples.shape
 
     def channels(self, n):
-        """The first ``n`` channels, shape (n, n_pixels, n_samples).
-
-        Raises
-        ------
-        ValueError
-            The bytes of a channel decoded now end early or are corrupt.
-        """
+        """The first ``n`` channels, shape (n, n_pixels, n_samples)."""
         if n > self._n_decoded:
-            end = decode_differential_samples(self._data, self._end, self._samples[self._n_decoded:n])
-            _check_decoded(end, self._tel_id)
-            self._n_decoded, self._end = n, end
+            self._end = decode_differential_samples(self._data, self._end, self._samples[self._n_decoded:n])
+            self._n_decoded = n
         return self._samples[:n]
 
 
-def _check_decoded(end, tel_id):
-    if end < 0:
-        problem = "end before all samples" if end == TRUNCATED else "a sample difference longer than 5 bytes"
-        raise ValueError(f"ADC samples of telescope {tel_id}: {problem}")
-
-
-def _adc_samples(block, tel_id):
+def _adc_samples(block, tel_id, camera_shape):
     """The samples of an ADCSamples block, the high gain decoded.
 
     Blocks with every sample of every pixel (the usual case) are decoded
     here; zero-suppressed or data-reduced blocks go through eventio.
+
+    Raises
+    ------
+    BadBlockError
+        The block's shape is not ``camera_shape``, or its bytes do not hold
+        exactly its samples (and the padding to a multiple of 4 bytes).
     """
     flags = block.header.id
     zero_suppression, data_reduction, list_known = flags & 0x1F, (flags >> 5) & 0x1F, (flags >> 10) & 1
     if block.header.version != 3 or zero_suppression or data_reduction or list_known:
-        samples = np.asarray(block.parse(), np.uint16)
+        samples = np.asarray(_parse(block), np.uint16)
         if samples.ndim == 2:  # eventio drops the axis of a single sample
             samples = samples[:, :, np.newaxis]
+        _check_adc_shape(block, tel_id, samples.shape, camera_shape)
         return AdcSamples(samples, samples.shape[0])
-    block.seek(0)
-    payload = block.read()
-    if len(payload) < max(block.header.content_size, _ADC_BLOCK_HEAD.size):
-        raise EOFError(f"ADC samples of telescope {tel_id} cut short ({len(payload)} of "
-                       f"{block.header.content_size} bytes)")
+    payload = _payload(block)
+    if len(payload) < _ADC_BLOCK_HEAD.size:
+        raise _bad_block(block, tel_id, f"{len(payload)} bytes, too few for its shape")
     n_pixels, n_gains, n_samples = _ADC_BLOCK_HEAD.unpack_from(payload)
-    if min(n_pixels, n_gains, n_samples) < 0:
-        raise ValueError(f"ADC samples of telescope {tel_id} announce {n_gains} gains, {n_pixels} pixels, "
-                         f"{n_samples} samples")
-    samples = AdcSamples(np.empty((n_gains, n_pixels, n_samples), np.uint16), 0,
-                         np.frombuffer(payload, np.uint8), _ADC_BLOCK_HEAD.size, tel_id)
-    samples.channels(min(n_gains, 1))
-    return samples
+    _check_adc_shape(block, tel_id, (n_gains, n_pixels, n_samples), camera_shape)
+    data = np.frombuffer(payload, np.uint8)
+    samples = np.empty(camera_shape, np.uint16)
+    high_gain_end = decode_differential_samples(data, _ADC_BLOCK_HEAD.size, samples[:1])
+    end = high_gain_end
+    if end >= 0:
+        end = end_of_differential_samples(data, high_gain_end, (n_gains - 1) * n_pixels * n_samples)
+    if end < 0:
+        problem = "ends before all samples" if end == TRUNCATED else "holds a sample difference longer than 5 bytes"
+        raise _bad_block(block, tel_id, problem)
+    if not 0 <= len(payload) - end < _ALIGNMENT:
+        raise _bad_block(block, tel_id, f"holds {len(payload)} bytes, its samples take {end}")
+    return AdcSamples(samples, 1, data, high_gain_end)
+
+
+def _check_adc_shape(block, tel_id, shape, camera_shape):
+    if tuple(shape) != tuple(camera_shape):
+        raise _bad_block(block, tel_id, "{} gains, {} pixels and {} samples, the camera has {} gains, {} pixels "
+                                        "and {} samples".format(*shape, *camera_shape))
