@@ -117,7 +117,7 @@ def subarray_from_simtel(simtel_file, path, focal_length="effective"):
         raise ValueError(f"focal_length must be 'effective' or 'equivalent', got {focal_length!r}")
     header = simtel_file.header
     descriptions, positions, focal_lengths, fallback = {}, {}, {}, []
-    geometries = {}
+    geometries, readout_shapes = {}, {}
     for tel_id, description in simtel_file.telescope_descriptions.items():
         settings = description["camera_settings"]
         n_pixels = int(settings["n_pixels"])
@@ -141,6 +141,10 @@ def subarray_from_simtel(simtel_file, path, focal_length="effective"):
         geometry = geometries.setdefault(guess.camera_name, camera.geometry)
         if geometry != camera.geometry:
             raise ValueError(f"{path}: telescopes with camera {guess.camera_name!r} differ in pixel layout")
+        channels = camera.readout.n_channels, camera.readout.n_samples
+        if readout_shapes.setdefault(guess.camera_name, channels) != channels:
+            raise ValueError(f"{path}: telescopes with camera {guess.camera_name!r} differ in gains or samples "
+                             f"({readout_shapes[guess.camera_name]} and {channels} for telescope {tel_id})")
         camera.geometry = geometry
         descriptions[tel_id] = TelescopeDescription(guess.name, optics, camera)
         index = int(np.nonzero(header["tel_id"] == tel_id)[0][0])

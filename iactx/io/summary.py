@@ -29,7 +29,7 @@ def data_levels(tree):
     return levels
 
 
-def summarize(tree, *, title="", n_events=None, tel_event_counts=None):
+def summarize(tree, *, title="", n_events=None, tel_event_counts=None, event_type_counts=None):
     """Text summary: subarray by type, camera groups, event counts, data levels.
 
     Parameters
@@ -43,6 +43,8 @@ def summarize(tree, *, title="", n_events=None, tel_event_counts=None):
         Number of events; default from the tree.
     tel_event_counts : dict[str, int], optional
         Telescope events per camera group; default from the tree.
+    event_type_counts : dict[int, int], optional
+        Events per event type code; default from the tree.
     """
     inst = tree["instrument"].to_dataset()
     root = tree.to_dataset(inherit=False)
@@ -57,8 +59,10 @@ def summarize(tree, *, title="", n_events=None, tel_event_counts=None):
         ids = inst["tel"].values[inst["tel_type"].values == tel_type].tolist()
         lines.append(f"  {count:4d} x {tel_type:<24s} ids {_ranges(ids)}")
     lines.append(f"events: {n_events}")
-    if "event_type" in root and root.sizes.get("event", 0):
-        kinds = Counter(root["event_type"].values.tolist())
+    if event_type_counts is None and "event_type" in root:
+        event_type_counts = Counter(root["event_type"].values.tolist())
+    if event_type_counts:
+        kinds = event_type_counts
         lines.append("  by type: " + ", ".join(f"{EVENT_TYPES.get(k, k)}: {v}" for k, v in sorted(kinds.items())))
     lines.append("camera groups (telescope events, pixels, samples):")
     for name, count in sorted(tel_event_counts.items()):

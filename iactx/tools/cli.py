@@ -43,16 +43,20 @@ def _info(args):
 
 def _simtel_summary(path, source_class, summarize):
     """Count the events of a sim_telarray file batch by batch (bounded memory)."""
+    from collections import Counter
+
     with source_class(path, calibration_events=True) as source:
-        n_events, counts, last = 0, {}, None
+        n_events, counts, types, last = 0, Counter(), Counter(), None
         for tree in source.batches(batch_size=50):
             n_events += tree.sizes["event"]
+            types.update(tree["event_type"].values.tolist())
             for name in tree.iact.cameras:
-                counts[name] = counts.get(name, 0) + tree[name].sizes["tel_event"]
+                counts[name] += tree[name].sizes["tel_event"]
             last = tree
         if last is None:
             raise ValueError(f"{path} contains no events")
-    return summarize(last, title=f"{path} (sim_telarray)", n_events=n_events, tel_event_counts=counts)
+    return summarize(last, title=f"{path} (sim_telarray)", n_events=n_events, tel_event_counts=dict(counts),
+                     event_type_counts=types)
 
 
 def _process(args, overrides):
