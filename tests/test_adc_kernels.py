@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from iactx.io.adc_kernels import TOO_LONG, TRUNCATED, decode_differential_samples
+from iactx.io.adc_kernels import TOO_LONG, TRUNCATED, decode_differential_samples, end_of_differential_samples
 
 
 def encode(samples):
@@ -59,3 +59,18 @@ def test_truncated_and_overlong_blocks_are_reported():
     for cut in (0, 1, data.size - 1):
         assert decode_differential_samples(data[:cut], 0, out) == TRUNCATED
     assert decode_differential_samples(np.array([0xF8, 0, 0, 0, 0, 0], np.uint8), 0, out) == TOO_LONG
+
+
+def test_end_of_undecoded_channels_matches_the_decoder():
+    rng = np.random.default_rng(2)
+    samples = np.clip(rng.normal(300, 200, (2, 9, 20)), 0, 65535).astype(np.uint16)
+    samples[1, 3, 4] = 60000
+    data = np.frombuffer(b"xy" + encode(samples), np.uint8)
+    out = np.zeros((1, 9, 20), np.uint16)
+    high_gain_end = decode_differential_samples(data, 2, out)
+    assert end_of_differential_samples(data, 2, 9 * 20) == high_gain_end
+    assert end_of_differential_samples(data, high_gain_end, 9 * 20) == data.size
+    assert end_of_differential_samples(data[:-1], high_gain_end, 9 * 20) == TRUNCATED
+    assert end_of_differential_samples(np.array([1, 0xF8, 0, 0, 0, 0, 0], np.uint8), 0, 2) == TOO_LONG
+    # a long form announced by the last byte runs past the end
+    assert end_of_differential_samples(np.array([1, 0xC0], np.uint8), 0, 2) == TRUNCATED

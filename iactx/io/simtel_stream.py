@@ -49,6 +49,9 @@ _DESCRIPTIONS = {
     simtel_objects.PointingCorrection: "pointing_correction",
 }
 
+#: the objects of a History block (command lines and configuration lines)
+_HISTORY_LINES = (simtel_objects.HistoryCommandLine, simtel_objects.HistoryConfig)
+
 #: header objects the stream does not need (CORSIKA input card, atmosphere table)
 _SKIPPED_HEADER = ("InputCard", "AtmosphericProfile")
 
@@ -168,7 +171,7 @@ class SimtelStream:
         """Parse the header objects; return the first object after them (None at the end)."""
         for obj in self._file:
             if isinstance(obj, simtel_objects.History):
-                self.history.extend(sub.parse() for sub in obj)
+                self.history.extend(sub.parse() for sub in _children(obj) if isinstance(sub, _HISTORY_LINES))
             elif isinstance(obj, simtel_objects.HistoryMeta):
                 if obj.header.id == -1:
                     self.global_meta = obj.parse()
@@ -421,6 +424,13 @@ def _bad_block(obj, tel_id, problem):
     return BadBlockError(f"{type(obj).__name__} block of telescope {tel_id} at byte {_start(obj)}: {problem}")
 
 
+def _name(obj):
+    """An object for messages: its type, telescope (where it has one) and position."""
+    tel_id = getattr(obj, "telescope_id", None)
+    owner = "" if tel_id is None else f" block of telescope {tel_id}"
+    return f"{type(obj).__name__}{owner} at byte {_start(obj)}"
+
+
 def _children(parent):
     """The objects inside ``parent``, each checked to end within it."""
     end = parent.address + parent.size
@@ -454,11 +464,13 @@ def _parse(obj, payload=None):
     if payload is None:
         payload = _payload(obj)
     source = _PayloadFile(payload, obj.address)
-    parsed = type(obj)(obj.header, source).parse()
+    try:
+        parsed = type(obj)(obj.header, source).parse()
+    except Exception as err:  # noqa: BLE001 - eventio's parsers fail in many ways on corrupt bytes
+        raise BadBlockError(f"{_name(obj)}: cannot be parsed ({type(err).__name__}: {err})") from err
     used = source.tell() - obj.address
     if used != len(payload):
-        raise ValueError(f"{type(obj).__name__} object at byte {_start(obj)} holds {len(payload)} bytes, "
-                         f"its content takes {used}")
+        raise BadBlockError(f"{_name(obj)}: holds {len(payload)} bytes, its content takes {used}")
     return parsed
 
 
