@@ -161,3 +161,22 @@ def test_kernel_tests_pass_with_numba_bounds_checks(tmp_path):
                           capture_output=True, text=True, timeout=600, env=env, cwd=REPO)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert " passed" in done.stdout
+
+
+def test_process_strict_fails_on_a_file_cut_between_events_and_writes_nothing(tmp_path, capsys, caplog,
+                                                                               monkeypatch):
+    import warnings
+
+    from iactx.tools.cli import main
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    path = crafted(tmp_path, "cut exactly between the last event")
+    output = tmp_path / "out.dl1.nc"
+    assert main(["process", "-i", str(path), "-o", str(output), "--EventSource.strict=True"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and str(path) in error[0] and "without the histograms" in error[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.simtel"]
+    caplog.clear()
+    assert main(["process", "-i", str(path), "-o", str(output)]) == 0
+    assert "after 3 complete events" in caplog.text and "without the histograms" in caplog.text
+    assert iactx.open_dl1(output).sizes["event"] == 3

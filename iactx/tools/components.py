@@ -29,6 +29,9 @@ class EventSource(param.Parameterized):
         "A batch of sim_telarray events also ends once its R1 waveforms take this many MB "
         "(2**20 bytes): this bounds the memory use, whatever the number and size of the cameras "
         "per event (a stereo event of tens of telescopes holds tens of MB of waveforms)."))
+    strict = param.Boolean(default=False, doc=(
+        "Fail on a damaged sim_telarray file (cut short, without its end-of-run blocks, or with a "
+        "corrupt block) instead of warning and keeping the complete events before the damage."))
     toy_events = param.Integer(default=1000, bounds=(1, None), doc=(
         "Events simulated when there is no input file."))
     toy_seed = param.Integer(default=0, doc="Random seed of the toy simulation.")

@@ -130,7 +130,7 @@ def _input_batches(source):
             batches = iter_simtel(path, batch_size=source.batch_size,
                                   max_events=None if math.isinf(remaining) else int(remaining),
                                   allowed_tels=source.allowed_tels, focal_length=source.focal_length_choice,
-                                  batch_bytes=int(source.batch_megabytes * 2**20))
+                                  batch_bytes=int(source.batch_megabytes * 2**20), strict=source.strict)
         else:
             batches = [open_events(path)]
         for batch in batches:
