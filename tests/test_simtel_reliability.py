@@ -180,3 +180,16 @@ def test_process_strict_fails_on_a_file_cut_between_events_and_writes_nothing(tm
     assert main(["process", "-i", str(path), "-o", str(output)]) == 0
     assert "after 3 complete events" in caplog.text and "without the histograms" in caplog.text
     assert iactx.open_dl1(output).sizes["event"] == 3
+
+
+def test_info_on_an_adc_block_larger_than_the_camera_is_one_line(tmp_path, capsys, caplog, monkeypatch):
+    import warnings
+
+    from iactx.tools.cli import main
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    path = crafted(tmp_path, "ADC header: 60x the pixels in one gain")
+    assert main(["info", str(path)]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == [f"iactx info: error: {path} contains no events"]
+    assert "ADCSamples block of telescope 1 at byte 431136: 1 gains, 111300 pixels" in caplog.text
