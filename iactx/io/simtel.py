@@ -630,4 +630,9 @@ def read_simtel(path, *, max_events=None, allowed_tels=None, focal_length="effec
     trees = list(iter_simtel(path, batch_size=None, max_events=max_events, allowed_tels=allowed_tels,
                              focal_length=focal_length, keep_r0=keep_r0,
                              calibration_events=calibration_events, strict=strict))
-    return trees[0]
+    from .shower_distribution import read_shower_distribution, with_shower_distribution
+
+    obs_ids = np.unique(trees[0]["obs_id"].values)
+    if len(obs_ids) != 1:
+        return trees[0]
+    return with_shower_distribution(trees[0], read_shower_distribution(path, int(obs_ids[0])))
