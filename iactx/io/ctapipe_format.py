@@ -39,7 +39,7 @@ from .ctapipe_schema import (DATA_MODEL_VERSION, GEOMETRY_COLUMNS, IMPACT_COLUMN
                              TRUE_PARAMETER_GROUPS, columns)
 from .shower_distribution import SHOWER_DISTRIBUTION_PATH
 
-__all__ = ["write_ctapipe_dl1"]
+__all__ = ["CtapipeDL1Writer", "write_ctapipe_dl1"]
 
 def _filters():
     import tables
@@ -60,12 +60,18 @@ class _Column:
 
 
 def _write_table(h5, path, cols, *, attrs=None, with_field_names=True):
-    """Create table ``path`` from ``cols``; column attributes as ctapipe writes them."""
+    """Create table ``path`` from ``cols`` (column attributes as ctapipe writes them), or append to it."""
     n = len(cols[0].values) if cols else 0
     dtype = np.dtype([(c.name, c.values.dtype, c.values.shape[1:]) for c in cols])
     rows = np.empty(n, dtype)
     for c in cols:
         rows[c.name] = c.values
+    if path in h5:
+        table = h5.get_node(path)
+        if table.dtype != dtype:
+            raise ValueError(f"{h5.filename}: rows for {path} have columns {dtype}, the table has {table.dtype}")
+        table.append(rows)
+        return table
     where, name = path.rsplit("/", 1)
     table = h5.create_table(where or "/", name, obj=rows, createparents=True, filters=_filters())
     meta = table.attrs
@@ -226,22 +232,44 @@ def _write_instrument(h5, tree, tel_events):
     return tel_ids
 
 
-def _write_configuration(h5, tree, tel_events):
-    """Observation and scheduling blocks, simulation run and telescope pointing."""
+def _write_configuration(h5, tree, tel_events, known):
+    """Observation and scheduling blocks, simulation run and telescope pointing of runs not in ``known``.
+
+    ``known`` (a set of obs_id and of (obs_id, tel_id)) is updated.
+    """
     root = tree.to_dataset(inherit=False)
-    attrs = tree.attrs
-    obs_ids = np.unique(root["obs_id"].values)
+    obs_ids = np.array([o for o in np.unique(root["obs_id"].values).tolist() if o not in known], np.int64)
+    known.update(obs_ids.tolist())
+    if len(obs_ids):
+        _write_observation_blocks(h5, root, obs_ids, simulated="simulation_n_showers" in tree.attrs)
+        if "simulation_n_showers" in tree.attrs:
+            _write_simulation_run(h5, tree.attrs, obs_ids)
+    pointing = {}
+    for _, cam, obs, _, tel in tel_events:
+        for i in range(len(tel)):
+            key = (int(obs[i]), int(tel[i]))
+            if key not in known:
+                known.add(key)
+                pointing[key] = (cam["pointing_az"].values[i], cam["pointing_alt"].values[i])
+    for (obs, tel_id), (az_deg, alt_deg) in sorted(pointing.items()):
+        _write_table(h5, f"/configuration/telescope/pointing/tel_{tel_id:03d}", [
+            _Column("obs_id", [obs], "<i4"), _Column("tel_id", [tel_id], "<i8"),
+            _Column("telescope_pointing_azimuth", [np.deg2rad(az_deg)], "<f4", "rad", field="azimuth"),
+            _Column("telescope_pointing_altitude", [np.deg2rad(alt_deg)], "<f4", "rad", field="altitude")])
+
+
+def _write_observation_blocks(h5, root, obs_ids, *, simulated):
+    """One observation block (array pointing in alt/az, start time) and scheduling block per run."""
+    from astropy.time import Time
+
     n = len(obs_ids)
     first = [int(np.flatnonzero(root["obs_id"].values == o)[0]) for o in obs_ids]
     alt = root["array_altitude"].values[first] if "array_altitude" in root else np.full(n, np.nan)
     az = root["array_azimuth"].values[first] if "array_azimuth" in root else np.full(n, np.nan)
-    from astropy.time import Time
-
     start = Time(root["trigger_time"].values[first], scale="utc").tai.mjd
+    producer = "simulation" if simulated else "iactx"
     _write_table(h5, "/configuration/observation/observation_block", [
-        _Column("obs_id", obs_ids, "<u8"), _Column("sb_id", obs_ids, "<u8"),
-        _string("producer_id", ["simulation"] * n) if "simulation_n_showers" in attrs else _string("producer_id",
-                                                                                                    ["iactx"] * n),
+        _Column("obs_id", obs_ids, "<u8"), _Column("sb_id", obs_ids, "<u8"), _string("producer_id", [producer] * n),
         _enum("state", np.ones(n), "ObservationBlockState"),
         _Column("subarray_pointing_lat", alt, "<f4", "deg"), _Column("subarray_pointing_lon", az, "<f4", "deg"),
         _enum("subarray_pointing_frame", np.zeros(n), "CoordinateFrameType"),
@@ -250,22 +278,9 @@ def _write_configuration(h5, tree, tel_events):
         _Column("actual_start_time", start, "<f8", transform="time", TIME_FORMAT="mjd", TIME_SCALE="tai"),
         _Column("actual_duration", np.full(n, np.nan), "<f8", "min")])
     _write_table(h5, "/configuration/observation/scheduling_block", [
-        _Column("sb_id", obs_ids, "<u8"),
-        _enum("sb_type", np.full(n, -1), "SchedulingBlockType"),
-        _string("producer_id", ["simulation"] * n),
-        _enum("observing_mode", np.full(n, -1), "ObservingMode"),
+        _Column("sb_id", obs_ids, "<u8"), _enum("sb_type", np.full(n, -1), "SchedulingBlockType"),
+        _string("producer_id", [producer] * n), _enum("observing_mode", np.full(n, -1), "ObservingMode"),
         _enum("pointing_mode", np.full(n, 1), "PointingMode")])
-    if "simulation_n_showers" in attrs:
-        _write_simulation_run(h5, attrs, obs_ids)
-    pointing = {}
-    for _, cam, obs, _, tel in tel_events:
-        for i in np.unique(tel, return_index=True)[1]:
-            pointing.setdefault(int(tel[i]), (obs[i], cam["pointing_az"].values[i], cam["pointing_alt"].values[i]))
-    for tel_id, (obs, az_deg, alt_deg) in sorted(pointing.items()):
-        _write_table(h5, f"/configuration/telescope/pointing/tel_{tel_id:03d}", [
-            _Column("obs_id", [obs], "<i4"), _Column("tel_id", [tel_id], "<i8"),
-            _Column("telescope_pointing_azimuth", [np.deg2rad(az_deg)], "<f4", "rad", field="azimuth"),
-            _Column("telescope_pointing_altitude", [np.deg2rad(alt_deg)], "<f4", "rad", field="altitude")])
 
 
 def _write_simulation_run(h5, attrs, obs_ids):
@@ -374,8 +389,11 @@ def _write_telescope_tables(h5, tel_events):
                              index + _from_schema(sel, IMPACT_COLUMNS, ["HillasReconstructor_tel"]))
 
 
-def _write_shower_distribution(h5, tree):
+def _write_shower_distribution(h5, tree, known):
+    """Rows of ``/simulation/shower_distribution`` for runs not in ``known`` (updated)."""
     dist = tree[SHOWER_DISTRIBUTION_PATH].to_dataset(inherit=False)
+    dist = dist.isel(obs=[i for i, o in enumerate(dist["obs_id"].values.tolist()) if o not in known])
+    known.update(dist["obs_id"].values.tolist())
     _write_table(h5, "/simulation/service/shower_distribution", [
         _Column("obs_id", dist["obs_id"].values, "<i4"), _Column("hist_id", dist["hist_id"].values, "<i8"),
         _Column("n_entries", dist["n_entries"].values, "<i8"),
@@ -391,8 +409,6 @@ def _data_levels(tree, tel_events):
         levels.append("DL1_IMAGES")
     if "hillas_intensity" in names:
         levels.append("DL1_PARAMETERS")
-    if any(n.startswith("muonparameters_") for n in names):
-        levels.append("DL1_MUON")
     if "HillasReconstructor_alt" in tree.to_dataset(inherit=False):
         levels.append("DL2")
     return levels
@@ -426,6 +442,89 @@ def _reference_metadata(tree, levels):
     }
 
 
+class CtapipeDL1Writer:
+    """Write event trees batch by batch into one ctapipe-format HDF5 file, atomically.
+
+    The first batch fixes the instrument; every batch appends its events to
+    the tables (creating those it is the first to fill), and runs new to the
+    file add their observation blocks, pointing and shower distribution.
+    Everything goes to a temporary file beside ``path``, renamed on
+    :meth:`close`; an error inside a ``with`` block removes it.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file, conventionally ``*.dl1.h5``.
+    overwrite : bool
+        Replace an existing file (only when the new one is complete).
+    """
+
+    def __init__(self, path, *, overwrite=False):
+        import tables
+
+        path = Path(os.fspath(path)).expanduser()
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"output file exists: {path} (pass overwrite=True to replace it)")
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"output directory does not exist: {path.parent}")
+        self.path = path
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._h5 = tables.open_file(tmp, mode="w")
+        self._tel_ids = None
+        self._known_runs = set()
+        self._known_distributions = set()
+        self._levels = set()
+        self._first = None
+        self.n_events = 0
+
+    def append(self, tree):
+        """Append the events of ``tree`` (same instrument as the first batch)."""
+        tel_events = _tel_events(tree)
+        if self._tel_ids is None:
+            self._tel_ids = _write_instrument(self._h5, tree, tel_events)
+            self._first = tree
+        _write_configuration(self._h5, tree, tel_events, self._known_runs)
+        _write_events(self._h5, tree, tel_events, self._tel_ids)
+        _write_telescope_tables(self._h5, tel_events)
+        if SHOWER_DISTRIBUTION_PATH.strip("/") in {n.path.strip("/") for n in tree.subtree}:
+            _write_shower_distribution(self._h5, tree, self._known_distributions)
+        self._levels.update(_data_levels(tree, tel_events))
+        self.n_events += tree.sizes.get("event", 0)
+
+    def close(self):
+        """Write the root metadata and move the file to its final name."""
+        if self._first is None:
+            self.abort()
+            raise ValueError(f"nothing was written to {self.path}: no events")
+        order = ["DL1_IMAGES", "DL1_PARAMETERS", "DL2"]
+        levels = [level for level in order if level in self._levels]
+        for key, value in _reference_metadata(self._first, levels).items():
+            self._h5.root._v_attrs[key] = value
+        self._h5.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self):
+        """Close and remove the temporary file; nothing is left behind."""
+        if self._h5.isopen:
+            self._h5.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def write_ctapipe_dl1(tree, path, *, overwrite=False):
     """Write an event tree as a ctapipe DL1 (and DL2) HDF5 file, atomically.
 
@@ -451,36 +550,12 @@ def write_ctapipe_dl1(tree, path, *, overwrite=False):
 
     Notes
     -----
-    Columns take ctapipe's dtypes (e.g. ``leakage_intensity_width_*`` and
-    the intensity statistics in float32, morphology counts in int64), so
-    values stored in float64 in the tree keep float32 precision there.
-    Per-telescope trigger times are the event's trigger time.
+    Columns take ctapipe's dtypes (``leakage_intensity_width_*`` and the
+    intensity and peak-time statistics in float32, morphology counts in
+    int64), so values held in float64 in the tree keep float32 precision
+    there. Per-telescope trigger times are the event's trigger time.
+    For data that arrives in batches use :class:`CtapipeDL1Writer`.
     """
-    import tables
-
-    path = Path(os.fspath(path)).expanduser()
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"output file exists: {path} (pass overwrite=True to replace it)")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"output directory does not exist: {path.parent}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        tel_events = _tel_events(tree)
-        with tables.open_file(tmp, mode="w") as h5:
-            tel_ids = _write_instrument(h5, tree, tel_events)
-            _write_configuration(h5, tree, tel_events)
-            _write_events(h5, tree, tel_events, tel_ids)
-            _write_telescope_tables(h5, tel_events)
-            if SHOWER_DISTRIBUTION_PATH.strip("/") in {n.path.strip("/") for n in tree.subtree}:
-                _write_shower_distribution(h5, tree)
-            for key, value in _reference_metadata(tree, _data_levels(tree, tel_events)).items():
-                h5.root._v_attrs[key] = value
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with CtapipeDL1Writer(path, overwrite=overwrite) as writer:
+        writer.append(tree)
+    return writer.path
