@@ -30,6 +30,7 @@ import getpass
 import os
 import tempfile
 import uuid
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -477,6 +478,7 @@ class CtapipeDL1Writer:
         self._known_distributions = set()
         self._levels = set()
         self._first = None
+        self._extra_attrs = {}
         self.n_events = 0
 
     def append(self, tree):
@@ -493,6 +495,10 @@ class CtapipeDL1Writer:
         self._levels.update(_data_levels(tree, tel_events))
         self.n_events += tree.sizes.get("event", 0)
 
+    def update_attrs(self, **attrs):
+        """Root attributes to add when the file is closed (e.g. provenance)."""
+        self._extra_attrs.update(attrs)
+
     def close(self):
         """Write the root metadata and move the file to its final name."""
         if self._first is None:
@@ -500,8 +506,12 @@ class CtapipeDL1Writer:
             raise ValueError(f"nothing was written to {self.path}: no events")
         order = ["DL1_IMAGES", "DL1_PARAMETERS", "DL2"]
         levels = [level for level in order if level in self._levels]
-        for key, value in _reference_metadata(self._first, levels).items():
-            self._h5.root._v_attrs[key] = value
+        import tables
+
+        with warnings.catch_warnings():  # ctapipe's attribute names have spaces, unusable as Python names
+            warnings.simplefilter("ignore", tables.NaturalNameWarning)
+            for key, value in {**self._extra_attrs, **_reference_metadata(self._first, levels)}.items():
+                self._h5.root._v_attrs[key] = value
         self._h5.close()
         umask = os.umask(0)
         os.umask(umask)

@@ -73,6 +73,7 @@ def _process(args, overrides):
     for value, section, name in (
         (args.input, "EventSource", "input_url"), (args.max_events, "EventSource", "max_events"),
         (args.allowed_tels, "EventSource", "allowed_tels"), (args.output, "DataWriter", "output_path"),
+        (args.output_format, "DataWriter", "output_format"),
         (args.overwrite, "DataWriter", "overwrite"), (args.write_images, "DataWriter", "write_dl1_images"),
         (args.write_muon_parameters, "DataWriter", "write_muon_parameters"),
         (args.progress, "ProcessorTool", "progress_bar"), (getattr(args, "reconstruct", None), "ProcessorTool",
@@ -125,6 +126,9 @@ def _add_processing_options(parser):
     parser.add_argument("--input", "-i", nargs="+", metavar="FILE",
                         help="sim_telarray or event-tree files; none: the built-in toy simulation")
     parser.add_argument("--output", "-o", metavar="OUT", help="output file (.nc or .h5, NetCDF-4)")
+    parser.add_argument("--output-format", choices=["netcdf", "ctapipe"], default=None,
+                        help="netcdf: iactx event tree, NetCDF-4 (the default, whatever the extension); "
+                             "ctapipe: ctapipe's HDF5 DL1/DL2 layout for ctapipe's tools")
     parser.add_argument("--config", "-c", action="append", default=[], metavar="F",
                         help="configuration file (YAML, JSON or TOML); may be repeated")
     parser.add_argument("--max-events", "-m", type=int, help="stop after this many events")

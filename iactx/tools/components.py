@@ -42,6 +42,9 @@ class DataWriter(param.Parameterized):
 
     output_path = param.String(default="events.dl1.nc", doc=(
         "Output NetCDF-4 file (.nc or .h5, both NetCDF-4/HDF5)."))
+    output_format = param.Selector(default="netcdf", objects=["netcdf", "ctapipe"], doc=(
+        "netcdf: iactx's NetCDF-4 event tree (the default); ctapipe: ctapipe's HDF5 DL1/DL2 layout "
+        "(data model v7), read by ctapipe's TableLoader, HDF5EventSource and tools."))
     overwrite = param.Boolean(default=False, doc="Replace an existing output file.")
     write_dl1_images = param.Boolean(default=False, doc="Store DL1 images (image, peak_time, image_mask).")
     write_dl1_parameters = param.Boolean(default=True, doc="Store DL1 image parameters.")
