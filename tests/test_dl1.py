@@ -32,7 +32,8 @@ def test_file_is_plain_netcdf(tmp_path):
     tree = iactx.read_simtel(data_file("camsettings_v6.simtel.zst"))
     path = iactx.write_dl1(tree, tmp_path / "events.nc")
     plain = xr.open_datatree(path, engine="h5netcdf")
-    assert set(plain.children) == {"instrument", "LSTcam", "NectarCam"}
+    assert set(plain.children) == {"instrument", "LSTcam", "NectarCam", "simulation"}
+    assert plain["simulation/shower_distribution"].ds["histogram"].dims == ("obs", "energy_bin", "core_dist_bin")
     assert plain["LSTcam"].ds["tel"].values.tolist() == [1, 2, 3, 4]
     import netCDF4
 
@@ -64,6 +65,18 @@ def test_two_runs_merge_with_unique_keys(tmp_path):
         merged["LSTCam"].ds["waveform"].sel(obs_id=99).values, first["LSTCam"].ds["waveform"].values)
     with pytest.raises(ValueError, match="appears in more than one of"):
         iactx.open_dl1([a, a])
+
+    lazy = iactx.open_dl1([a, b], chunks={})
+    assert lazy["LSTCam"].ds["waveform"].chunks[0] == (3, 3)  # one chunk per file, nothing read yet
+    assert_trees_identical(lazy.load(), merged)
+    singles = [iactx.open_dl1(p) for p in (a, b)]
+    expected = xr.concat([t["LSTCam"].to_dataset(inherit=False) for t in singles], dim="tel_event",
+                         data_vars="minimal", coords="minimal", compat="equals")
+    xr.testing.assert_identical(merged["LSTCam"].to_dataset(inherit=False), expected)
+    # run 99 was made without a shower distribution: the merged tree has run 14's alone
+    assert merged["simulation/shower_distribution"].ds["obs_id"].values.tolist() == [14]
+    xr.testing.assert_identical(merged["simulation/shower_distribution"].to_dataset(inherit=False),
+                                singles[0]["simulation/shower_distribution"].to_dataset(inherit=False))
 
 
 def test_merge_refuses_different_subarrays(tmp_path):

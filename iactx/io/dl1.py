@@ -1,15 +1,23 @@
 """Event trees on disk: NetCDF-4/HDF5 files.
 
 One HDF5 group per tree node; the stacked ``tel_event`` index is stored as
-plain coordinate variables and rebuilt on reading. Files are written with
-the netCDF-C library (netCDF4) -- h5netcdf looks up the size of unlimited
-dimensions by scanning every variable, which made creating a file of a few
-hundred variables take seconds -- and read with h5netcdf. They stay readable
-by plain xarray, netCDF4, h5py and ncdump.
+plain coordinate variables and rebuilt on reading. Files are written and
+read with the netCDF-C library (netCDF4): h5netcdf looks up the size of an
+unlimited dimension by scanning every variable of its group, for every
+variable, which makes writing or opening a group of a hundred parameter
+columns take seconds to tens of seconds. The files stay readable by plain
+xarray (either engine), netCDF4, h5py and ncdump.
+
+Strings (telescope and camera names) are stored as fixed-width character
+arrays, not as variable-length strings: the HDF5 2.x inside the netCDF4
+wheels can crash reading the fill value of a variable-length string
+variable (a segmentation fault in its vlen conversion, depending on the
+state of the heap).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -19,16 +27,22 @@ import pandas as pd
 import xarray as xr
 
 from .errors import check_input_file, first_bytes
-from .event_tree import EVENT_KEYS, TEL_EVENT_LEVELS
+from .event_tree import TEL_EVENT_LEVELS
+from .shower_distribution import SHOWER_DISTRIBUTION_PATH
 
-__all__ = ["EventTreeWriter", "write_dl1", "open_dl1", "is_dl1_file", "FORMAT_NAME"]
+__all__ = ["EventTreeWriter", "write_dl1", "open_dl1", "is_dl1_file", "layout_fingerprint", "FORMAT_NAME",
+           "LAYOUT_ATTR", "PER_RUN_NODES"]
 
 #: value of the root attribute ``iactx_format`` that marks our files
 FORMAT_NAME = "iactx-event-tree"
+#: root attribute holding :func:`layout_fingerprint` of the file
+LAYOUT_ATTR = "iactx_layout_sha256"
 _INDEX_ATTR = "iactx_stacked_index"
 _INDEXES = {"tel_event": TEL_EVENT_LEVELS}
 #: dimensions along which batches are appended
-_APPENDABLE = ("event", "tel_event")
+_APPENDABLE = ("event", "tel_event", "obs")
+#: nodes with one row per run along ``obs``, which a batch or a file may lack
+PER_RUN_NODES = (SHOWER_DISTRIBUTION_PATH,)
 #: chunks hold at most this many bytes before compression ...
 _CHUNK_BYTES = 2**20
 #: ... and no more rows than the first batch has, or than this, whichever is more
@@ -61,6 +75,14 @@ def _restore_index(ds):
     return ds
 
 
+def _restore_strings(ds):
+    """Character arrays back to the fixed-width unicode strings they were written from."""
+    strings = {n: ds[n].astype(str) for n, v in ds.variables.items()
+               if v.dtype == object and "char_dim_name" in v.encoding}
+    coords = {n: v for n, v in strings.items() if n in ds.coords}
+    return ds.assign_coords(coords).assign({n: v for n, v in strings.items() if n not in coords})
+
+
 def _encoding(ds):
     """Compression and chunking along ``event`` / ``tel_event`` per variable.
 
@@ -70,7 +92,10 @@ def _encoding(ds):
     """
     encoding = {}
     for name, var in ds.variables.items():
-        if var.dtype.kind in "OUS" or var.ndim == 0:
+        if var.dtype.kind in "OUS":
+            encoding[name] = {"dtype": "S1"}  # fixed-width characters: see the module's notes on strings
+            continue
+        if var.ndim == 0:
             continue
         enc = {"zlib": True, "complevel": 4, "shuffle": True}
         if var.dtype.kind == "M":
@@ -83,6 +108,46 @@ def _encoding(ds):
             enc = {k: v for k, v in enc.items() if k in ("units", "dtype")}
         encoding[name] = enc
     return encoding
+
+
+def layout_fingerprint(nodes):
+    """sha256 of what the runs of one production share: layout, instrument and camera constants.
+
+    Covers every node's variables (names, dimensions, dtypes, attributes),
+    the attributes of every node but the root, and the values of every
+    variable that is not along ``event`` or ``tel_event`` (``/instrument``,
+    pixel positions, neighbours, reference pulses, ...). Two files with the
+    same fingerprint can be concatenated along ``event`` / ``tel_event``.
+    Nodes a run may lack (:data:`PER_RUN_NODES`, and nodes without
+    variables that only hold them) are left out.
+
+    Parameters
+    ----------
+    nodes : dict[str, xarray.Dataset]
+        Flattened nodes by path, as written to the file.
+
+    Returns
+    -------
+    str
+        Hexadecimal digest.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in nodes if not _is_optional(p, nodes[p])):
+        ds = nodes[path]
+        if path != "/":
+            digest.update(repr(sorted((k, str(v)) for k, v in ds.attrs.items())).encode())
+        for name in sorted(ds.variables):
+            var = ds.variables[name]
+            attrs = sorted((k, str(v)) for k, v in var.attrs.items())
+            digest.update(repr((path, name, var.dims, var.dtype.str, attrs)).encode())
+            if not any(dim in _APPENDABLE for dim in var.dims):
+                digest.update(np.ascontiguousarray(var.values).tobytes())
+    return digest.hexdigest()
+
+
+def _is_optional(path, ds):
+    """Whether a batch or a file may lack this node: a per-run table or a node without variables."""
+    return path in PER_RUN_NODES or (path != "/" and not ds.variables and not ds.attrs)
 
 
 def _flat_nodes(tree):
@@ -101,7 +166,8 @@ class EventTreeWriter:
 
     The first batch fixes the layout (groups, variables, static data such as
     ``/instrument``); later batches are appended along ``event`` and
-    ``tel_event``. Everything goes to a temporary file beside ``path`` that
+    ``tel_event``. Nodes of :data:`PER_RUN_NODES` may come with any batch
+    (a sim_telarray run's last one) and gain a row along ``obs`` per run. Everything goes to a temporary file beside ``path`` that
     is renamed on :meth:`close`; on an error or interruption inside a
     ``with`` block the temporary file is removed and no output exists.
 
@@ -131,6 +197,7 @@ class EventTreeWriter:
         self._tmp = Path(tmp)
         self._encoding = None
         self._variables = {}
+        self._optional = {}
         self._pending = {}
         self._pending_rows = {}
         self._pending_bytes = 0
@@ -148,23 +215,51 @@ class EventTreeWriter:
         """
         nodes = _flat_nodes(tree)
         if self._encoding is None:
-            self._encoding = {p: _encoding(ds) for p, ds in nodes.items()}
-            self._variables = {p: set(ds.variables) for p, ds in nodes.items()}
+            nodes["/"].attrs[LAYOUT_ATTR] = layout_fingerprint(nodes)
+            self._encoding = {}
+            for path, ds in nodes.items():
+                self._register(path, ds)
             unlimited = {p: [d for d in _APPENDABLE if d in ds.dims] for p, ds in nodes.items()}
             xr.DataTree.from_dict(nodes).to_netcdf(self._tmp, engine="netcdf4", encoding=self._encoding,
                                                    unlimited_dims=unlimited)
         else:
-            self._stage(nodes)
+            self._stage(self._add_new_nodes(nodes))
             if max(self._pending_rows.values(), default=0) >= FLUSH_ROWS or self._pending_bytes >= FLUSH_BYTES:
                 self._flush()
         self.n_events += nodes["/"].sizes.get("event", 0)
+
+    def _add_new_nodes(self, nodes):
+        """Write the per-run nodes a later batch brings first; return the nodes still to append.
+
+        Raises
+        ------
+        ValueError
+            The batch lacks a node of the file, or brings one that is not
+            optional (:func:`_is_optional`).
+        """
+        missing = sorted(p for p in self._encoding if p not in nodes and not self._optional[p])
+        new = sorted(p for p in nodes if p not in self._encoding)
+        required = [p for p in new if not _is_optional(p, nodes[p])]
+        if missing or required:
+            raise ValueError(f"{self.path}: batch has groups {sorted(nodes)}, the file has {sorted(self._encoding)}")
+        for path in new:
+            ds = nodes.pop(path)
+            self._register(path, ds)
+            if ds.variables:
+                ds.to_netcdf(self._tmp, mode="a", group=path.lstrip("/"), engine="netcdf4",
+                             encoding=self._encoding[path], unlimited_dims=[d for d in _APPENDABLE if d in ds.dims])
+        return nodes
+
+    def _register(self, path, ds):
+        """Remember a node's encoding and variables, as written to the file."""
+        self._encoding[path] = _encoding(ds)
+        self._variables[path] = set(ds.variables)
+        self._optional[path] = _is_optional(path, ds)
 
     def _stage(self, nodes):
         """Encode the appendable variables of a batch and keep them for the next flush."""
         from xarray.conventions import encode_cf_variable
 
-        if set(nodes) != set(self._encoding):
-            raise ValueError(f"{self.path}: batch has groups {sorted(nodes)}, the file has {sorted(self._encoding)}")
         for path, ds in nodes.items():
             for dim in (d for d in _APPENDABLE if d in ds.dims):
                 if ds.sizes[dim] == 0:
@@ -296,66 +391,54 @@ def _open_one(path, chunks):
     if not is_dl1_file(path):
         raise ValueError(f"{path} is not an iactx event-tree file (NetCDF-4 with iactx_format); "
                          f"it starts with {first_bytes(path)}")
-    tree = xr.open_datatree(path, engine="h5netcdf", chunks=chunks)
-    restored = {node.path: _restore_index(node.to_dataset(inherit=False)) for node in tree.subtree}
-    restored["/"].attrs.pop("iactx_format", None)
+    tree = xr.open_datatree(path, engine="netcdf4", chunks=chunks)
+    restored = {node.path: _restore_index(_restore_strings(node.to_dataset(inherit=False))) for node in tree.subtree}
+    for name in ("iactx_format", LAYOUT_ATTR):
+        restored["/"].attrs.pop(name, None)
     return xr.DataTree.from_dict(restored)
 
 
-def _merge(trees, paths):
-    first = trees[0]
-    names = [set(t.children) for t in trees]
-    for p, n in zip(paths[1:], names[1:]):
-        if n != names[0]:
-            raise ValueError(f"{p} has groups {sorted(n)}, {paths[0]} has {sorted(names[0])}: cannot merge")
-    for p, t in zip(paths[1:], trees[1:]):
-        if not t["instrument"].to_dataset().equals(first["instrument"].to_dataset()):
-            raise ValueError(f"{p} has a different subarray than {paths[0]}: cannot merge")
-    nodes = {}
-    for node in first.subtree:
-        parts = [t[node.path].to_dataset(inherit=False) for t in trees]
-        dim = "event" if node.is_root else "tel_event" if "tel_event" in parts[0].dims else None
-        if dim is None:
-            nodes[node.path] = parts[0]
-            continue
-        merged = xr.concat(parts, dim=dim, data_vars="minimal", coords="minimal", compat="equals",
-                           join="exact", combine_attrs="drop_conflicts")
-        index = merged.indexes[dim] if dim == "tel_event" else pd.MultiIndex.from_arrays(
-            [merged[k].values for k in EVENT_KEYS], names=list(EVENT_KEYS))
-        if not index.is_unique:
-            dup = index[index.duplicated()][0]
-            raise ValueError(f"{dict(zip(index.names, dup))} appears in more than one of {list(map(str, paths))}; "
-                             "runs must have distinct (obs_id, event_id, tel_id) keys")
-        nodes[node.path] = merged
-    return xr.DataTree.from_dict(nodes)
-
-
 def open_dl1(path_or_paths, *, chunks=None):
-    """Open event-tree files written by :func:`write_dl1`.
+    """Open event-tree files written by :func:`write_dl1` or ``iactx process``.
 
     Parameters
     ----------
     path_or_paths : str, Path or list of them
-        One file, or several runs to merge along ``event`` / ``tel_event``.
+        One file; or several runs to concatenate along ``event`` /
+        ``tel_event``: a list, a glob pattern (``"out/*.dl1.nc"``) or a
+        directory (its ``*.nc`` and ``*.h5`` files).
     chunks : dict, optional
-        Passed to :func:`xarray.open_datatree` for dask-backed (lazy) data,
-        e.g. ``{"tel_event": 1000}``.
+        Dask-backed (lazy) data instead of loaded data. For one file passed
+        to :func:`xarray.open_datatree`, e.g. ``{"tel_event": 1000}``; for
+        several files, rows per chunk along ``event`` / ``tel_event``
+        (``{}``: one chunk per file). Several files open in a few
+        milliseconds each: only their keys are read
+        (:func:`iactx.io.dl1_collection.open_collection`).
 
     Returns
     -------
     xarray.DataTree
         The tree as it was written: values, dtypes, coordinates, attributes
-        and the stacked ``event`` / ``tel_event`` indexes.
+        and the stacked ``event`` / ``tel_event`` indexes. Merged runs keep
+        the root attributes that all files share.
 
     Raises
     ------
     FileNotFoundError, ValueError
-        Missing or foreign files; runs that share keys or differ in subarray.
+        Missing or foreign files; runs that share keys or differ in layout
+        or subarray (the message names the files).
+
+    Examples
+    --------
+    >>> tree = iactx.open_dl1("production/*.dl1.nc", chunks={})   # doctest: +SKIP
+    >>> tree["LSTCam"].ds.hillas_intensity.mean().compute()       # doctest: +SKIP
     """
-    if isinstance(path_or_paths, (str, os.PathLike)):
-        return _open_one(path_or_paths, chunks)
-    paths = list(path_or_paths)
+    from .dl1_collection import open_collection, resolve_paths
+
+    paths = resolve_paths(path_or_paths)
     if not paths:
         raise ValueError("open_dl1 needs at least one file")
-    trees = [_open_one(p, chunks) for p in paths]
-    return trees[0] if len(trees) == 1 else _merge(trees, paths)
+    if len(paths) == 1:
+        return _open_one(paths[0], chunks)
+    tree = open_collection(paths, chunks=chunks)
+    return tree if chunks is not None else tree.load()

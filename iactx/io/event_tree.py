@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from ..instrument import CameraReadout
+from .shower_distribution import SHOWER_DISTRIBUTION_PATH
 
 __all__ = [
     "EVENT_KEYS",
@@ -109,7 +110,7 @@ def camera_group(geometry, readouts, keys, data_vars, attrs=None):
     return ds.assign_coords(tel_event_index(*keys))
 
 
-def make_tree(root, instrument, cameras):
+def make_tree(root, instrument, cameras, *, shower_distribution=None):
     """Assemble the event tree.
 
     Parameters
@@ -120,6 +121,10 @@ def make_tree(root, instrument, cameras):
         The ``/instrument`` node.
     cameras : dict[str, xarray.Dataset]
         Camera groups by camera name.
+    shower_distribution : xarray.Dataset, optional
+        The runs' simulated-shower distribution, the node
+        ``/simulation/shower_distribution``
+        (:func:`~iactx.io.shower_distribution.shower_distribution_dataset`).
 
     Notes
     -----
@@ -128,8 +133,11 @@ def make_tree(root, instrument, cameras):
     group on its own (written to disk, or handed to a function) carries all
     it needs (e.g. mirror areas for the muon intensity fit).
     """
-    cameras = {name: _with_telescope_columns(cam, instrument) for name, cam in cameras.items()}
-    return xr.DataTree.from_dict({"/": root, "/instrument": instrument, **{f"/{k}": v for k, v in cameras.items()}})
+    nodes = {"/": root, "/instrument": instrument}
+    nodes.update({f"/{name}": _with_telescope_columns(cam, instrument) for name, cam in cameras.items()})
+    if shower_distribution is not None:
+        nodes[SHOWER_DISTRIBUTION_PATH] = shower_distribution
+    return xr.DataTree.from_dict(nodes)
 
 
 #: per-telescope columns of ``/instrument`` copied into each camera group along ``readout_tel``

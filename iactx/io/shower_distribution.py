@@ -6,7 +6,9 @@ bins of core distance (distance of the core to the array centre in the
 shower plane, metres) and of log10(energy / TeV). Effective areas and
 instrument response functions need it, which is why ctapipe stores it as
 ``/simulation/service/shower_distribution``; the event tree keeps it as the
-node ``/simulation/shower_distribution`` with one row per run.
+node ``/simulation/shower_distribution`` with one row per run. The reader
+finds the histograms at the end of the file, so among the batches of a file
+the last one carries the node.
 """
 
 from __future__ import annotations
@@ -14,11 +16,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .errors import check_input_file
-
-__all__ = ["SHOWER_DISTRIBUTION_PATH", "SHOWER_HISTOGRAM_ID", "read_shower_histogram",
-           "shower_distribution_dataset", "read_shower_distribution", "concat_shower_distributions",
-           "with_shower_distribution"]
+__all__ = ["SHOWER_DISTRIBUTION_PATH", "SHOWER_HISTOGRAM_ID", "shower_histogram", "shower_distribution_dataset"]
 
 #: node of the event tree that holds the distribution
 SHOWER_DISTRIBUTION_PATH = "/simulation/shower_distribution"
@@ -26,32 +24,19 @@ SHOWER_DISTRIBUTION_PATH = "/simulation/shower_distribution"
 SHOWER_HISTOGRAM_ID = 6
 
 
-def read_shower_histogram(path, hist_id=SHOWER_HISTOGRAM_ID):
-    """The histogram ``hist_id`` of the closing histogram block of a sim_telarray file.
+def shower_histogram(histograms, hist_id=SHOWER_HISTOGRAM_ID):
+    """The histogram ``hist_id`` among a file's closing histograms, or None.
 
     Parameters
     ----------
-    path : str or Path
-        sim_telarray file (plain, gzip or zstd).
+    histograms : list of dict or None
+        eventio's parsed Histograms block (each with ``id``, ``data`` of
+        shape (n_bins_y, n_bins_x), ``lower_x``, ``upper_x``, ``lower_y``,
+        ``upper_y``, ``entries``, ...); None for a file that has none.
     hist_id : int
         Histogram identifier (6: all simulated showers).
-
-    Returns
-    -------
-    dict or None
-        eventio's parsed histogram (``data`` of shape (n_bins_y, n_bins_x),
-        ``lower_x``, ``upper_x``, ``lower_y``, ``upper_y``, ``entries``,
-        ...), or None when the file has no such histogram (a run that did
-        not finish).
     """
-    import eventio
-
-    path = check_input_file(path)
-    with eventio.EventIOFile(str(path)) as f:
-        for obj in f:
-            if isinstance(obj, eventio.Histograms):
-                return next((h for h in obj.parse() if h["id"] == hist_id), None)
-    return None
+    return next((h for h in histograms or () if h["id"] == hist_id), None)
 
 
 def shower_distribution_dataset(obs_id, histogram):
@@ -89,35 +74,3 @@ def shower_distribution_dataset(obs_id, histogram):
         },
         coords={"obs_id": ("obs", np.array([obs_id], np.int64))},
     )
-
-
-def read_shower_distribution(path, obs_id):
-    """:func:`shower_distribution_dataset` of a sim_telarray file, or None without histograms."""
-    histogram = read_shower_histogram(path)
-    return None if histogram is None else shower_distribution_dataset(obs_id, histogram)
-
-
-def concat_shower_distributions(datasets):
-    """Rows of several runs in one Dataset along ``obs`` (None if there are none).
-
-    Raises
-    ------
-    ValueError
-        Runs whose histograms differ in binning.
-    """
-    datasets = [ds for ds in datasets if ds is not None]
-    if not datasets:
-        return None
-    shapes = {ds.histogram.shape[1:] for ds in datasets}
-    if len(shapes) > 1:
-        raise ValueError(f"simulated-shower histograms of the runs differ in binning: {sorted(shapes)}")
-    return xr.concat(datasets, dim="obs")
-
-
-def with_shower_distribution(tree, distribution):
-    """``tree`` with ``distribution`` as the node :data:`SHOWER_DISTRIBUTION_PATH` (unchanged if None)."""
-    if distribution is None:
-        return tree
-    nodes = {node.path: node.to_dataset(inherit=False) for node in tree.subtree}
-    nodes[SHOWER_DISTRIBUTION_PATH] = distribution
-    return xr.DataTree.from_dict(nodes)

@@ -19,6 +19,7 @@ from ..calib.r1_kernels import calibrate_selected_gain, select_gain_threshold
 from .._array_pool import ArrayPool
 from .errors import check_input_file, first_bytes
 from .event_tree import EVENT_TYPES, camera_group, make_tree, root_dataset
+from .shower_distribution import shower_distribution_dataset, shower_histogram
 from .simtel_instrument import subarray_from_simtel
 from .simtel_stream import AdcSamples, BadBlockError, SimtelStream, UndescribedTelescopesWarning
 
@@ -222,6 +223,7 @@ class SimtelSource:
         self.n_read = 0
         self._pool = ArrayPool()
         self._seen_ids, self._largest_id, self._repeats = set(), 0, 0
+        self._distribution_given = False
         #: pixels with their high voltage switched off, per telescope
         self._disabled = {int(tel_id): np.asarray(description["disabled_pixels"]["HV_disabled"], np.intp)
                           for tel_id, description in self._stream.telescope_descriptions.items()}
@@ -365,7 +367,15 @@ class SimtelSource:
     def _tree(self, batch):
         root = self._root(batch.array_events, batch.event_ids)
         cameras = {name: self._camera_group(name, camera) for name, camera in batch.cameras.items()}
-        return make_tree(root, self._instrument, cameras)
+        return make_tree(root, self._instrument, cameras, shower_distribution=self._new_shower_distribution())
+
+    def _new_shower_distribution(self):
+        """The run's simulated-shower distribution once the closing histograms are read, given once."""
+        histogram = shower_histogram(self._stream.histograms)
+        if histogram is None or self._distribution_given:
+            return None
+        self._distribution_given = True
+        return shower_distribution_dataset(self.obs_id, histogram)
 
     def _root(self, array_events, event_ids):
         n = len(array_events)
@@ -630,9 +640,4 @@ def read_simtel(path, *, max_events=None, allowed_tels=None, focal_length="effec
     trees = list(iter_simtel(path, batch_size=None, max_events=max_events, allowed_tels=allowed_tels,
                              focal_length=focal_length, keep_r0=keep_r0,
                              calibration_events=calibration_events, strict=strict))
-    from .shower_distribution import read_shower_distribution, with_shower_distribution
-
-    obs_ids = np.unique(trees[0]["obs_id"].values)
-    if len(obs_ids) != 1:
-        return trees[0]
-    return with_shower_distribution(trees[0], read_shower_distribution(path, int(obs_ids[0])))
+    return trees[0]

@@ -159,6 +159,8 @@ class SimtelStream:
         self._camera_monitorings = defaultdict(dict)
         self._laser_calibrations = defaultdict(dict)
         self._last_payload = {}
+        #: the closing histograms (eventio's dicts), once the iteration has reached them
+        self.histograms = None
         #: whether to parse the true photo-electron images (skipped, unparsed, when false)
         self.true_images = True
         try:
@@ -260,11 +262,12 @@ class SimtelStream:
                 if pending_photoelectrons is not None:
                     event["photoelectrons"], pending_photoelectrons = pending_photoelectrons, None
             elif isinstance(obj, Histograms):  # the run's summary closes the file
+                unreadable = self._read_histograms(obj)
                 if self._wanted(event):
                     yield event
                 event = None
-                if len(obj.read()) < obj.size:
-                    raise EOFError("the file ends inside the closing histograms")
+                if unreadable is not None:
+                    raise unreadable
                 break
         else:
             self._check_end(end)
@@ -272,6 +275,16 @@ class SimtelStream:
                 yield event
             raise EOFError(f"the file ends at byte {end}, without the histograms that close a sim_telarray run "
                            "(a file cut between events, or a run that did not finish)")
+
+    def _read_histograms(self, obj):
+        """Parse the closing histograms into ``histograms``; the error if they are cut short or corrupt."""
+        try:
+            self.histograms = _parse(obj)
+        except EOFError as err:
+            return EOFError(f"the file ends inside the closing histograms ({err})")
+        except BadBlockError as err:
+            return err
+        return None
 
     def _check_end(self, end):
         """Raise ``EOFError`` if the data stopped before ``end``, the end of the last object.
@@ -460,7 +473,7 @@ def _payload(obj):
 
 
 def _parse(obj, payload=None):
-    """Parse an object from its own bytes (``payload``, read if not given), all of which its parser must use."""
+    """Parse an object from its own bytes (``payload``, read if not given); its parser must use all but padding."""
     if payload is None:
         payload = _payload(obj)
     source = _PayloadFile(payload, obj.address)
@@ -469,7 +482,7 @@ def _parse(obj, payload=None):
     except Exception as err:  # noqa: BLE001 - eventio's parsers fail in many ways on corrupt bytes
         raise BadBlockError(f"{_name(obj)}: cannot be parsed ({type(err).__name__}: {err})") from err
     used = source.tell() - obj.address
-    if used != len(payload):
+    if not 0 <= len(payload) - used < _ALIGNMENT:  # what is left can only be padding
         raise BadBlockError(f"{_name(obj)}: holds {len(payload)} bytes, its content takes {used}")
     return parsed
 

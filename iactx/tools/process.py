@@ -111,14 +111,13 @@ def _check_inputs(paths):
             raise ValueError(f"no reader recognises {path}; it starts with {first_bytes(path)}")
 
 
-def _input_batches(source, *, shower_distributions=False):
+def _input_batches(source):
     """Event trees from the configured inputs, at most ``max_events`` in all.
 
-    With ``shower_distributions``, every batch of a sim_telarray file carries
-    the file's simulated-shower distribution (``/simulation/shower_distribution``).
+    The last batch of a complete sim_telarray file carries the file's
+    simulated-shower distribution (``/simulation/shower_distribution``).
     """
     from ..io.registry import open_events
-    from ..io.shower_distribution import read_shower_distribution, with_shower_distribution
     from ..io.simtel import SimtelSource, iter_simtel
 
     remaining = math.inf if source.max_events is None else source.max_events
@@ -138,13 +137,8 @@ def _input_batches(source, *, shower_distributions=False):
                                   batch_bytes=int(source.batch_megabytes * 2**20), strict=source.strict)
         else:
             batches = [open_events(path)]
-        distribution = False  # not looked up yet
         for batch in batches:
             remaining -= batch.sizes["event"]
-            if shower_distributions and SimtelSource.is_compatible(path) and batch.sizes["event"]:
-                if distribution is False:
-                    distribution = read_shower_distribution(path, int(batch["obs_id"].values[0]))
-                batch = with_shower_distribution(batch, distribution)
             yield batch
 
 
@@ -208,12 +202,10 @@ def run_processing(registry, config, *, tool="iactx process"):
             from ..io.ctapipe_format import CtapipeDL1Writer as writer_class
         else:
             writer_class = EventTreeWriter
-        # a NetCDF file holds the distribution of its first run only, so it gets one only for a single input
-        distributions = ctapipe_format or len(source.input_url) == 1
         with writer_class(output, overwrite=writer_config.overwrite) as writer, \
                 _progress(options.progress_bar, total, tool) as bar:
             image_processor = ImageProcessor(config)
-            for batch in _input_batches(source, shower_distributions=distributions):
+            for batch in _input_batches(source):
                 tree = image_processor(batch)
                 if options.reconstruct:
                     from ..reco import reconstruct_chain
