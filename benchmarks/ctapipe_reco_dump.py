@@ -1,4 +1,4 @@
-"""Run ctapipe's HillasReconstructor and dump its inputs and outputs to a .npz file.
+"""Run ctapipe's HillasReconstructor (or HillasIntersection) and dump its inputs and outputs to a .npz file.
 
 Runs in the separate ctapipe environment, never in iactx's; the comparison
 script ``compare_ctapipe_reco.py`` and the tests call it through a
@@ -21,11 +21,16 @@ stereo events) from IN.npz, put them into ctapipe event containers for the
 subarray of a sim_telarray file, run HillasReconstructor on each event
 and dump the same outputs, plus the time ctapipe spent per event.
 
+The reconstructor is HillasReconstructor unless ``RECONSTRUCTOR=HillasIntersection``
+is set in the environment; the dumped fields are the same (``ev_*`` from its
+``<name>_*`` geometry, ``tel_impact_distance`` from its impact parameters).
+
 usage:
     python ctapipe_reco_dump.py process INPUT.simtel OUT.npz
     python ctapipe_reco_dump.py hillas IN.npz SUBARRAY.simtel OUT.npz
 """
 
+import os
 import sys
 import time
 import warnings
@@ -36,6 +41,7 @@ HILLAS = ("intensity", "fov_lon", "fov_lat", "r", "phi", "psi", "length", "width
 GEOMETRY = ("alt", "alt_uncert", "az", "az_uncert", "ang_distance_uncert", "core_x", "core_y",
             "core_uncert_x", "core_uncert_y", "core_tilted_x", "core_tilted_y", "core_tilted_uncert_x",
             "core_tilted_uncert_y", "h_max", "h_max_uncert", "average_intensity", "goodness_of_fit")
+RECONSTRUCTOR = os.environ.get("RECONSTRUCTOR", "HillasReconstructor")
 UNITS = {"alt": "deg", "az": "deg", "alt_uncert": "deg", "az_uncert": "deg", "ang_distance_uncert": "deg"}
 
 
@@ -55,8 +61,9 @@ def _subarray_arrays(subarray, reconstructor):
     return {
         "sub_tel_id": tel_ids,
         "sub_pos": pos,
-        "sub_cam_radius_deg": np.array([reconstructor._cam_radius_deg[t] for t in tel_ids]),
-        "sub_cam_radius_m": np.array([reconstructor._cam_radius_m[t] for t in tel_ids]),
+        "sub_cam_radius_deg": np.array([getattr(reconstructor, "_cam_radius_deg", {}).get(t, np.nan)
+                                        for t in tel_ids]),
+        "sub_cam_radius_m": np.array([getattr(reconstructor, "_cam_radius_m", {}).get(t, np.nan) for t in tel_ids]),
         "reference_height": np.array(subarray.reference_location.geodetic.height.to_value(u.m)),
     }
 
@@ -84,13 +91,13 @@ class _Collector:
             t["pointing_az"].append(_value(pointing.azimuth, u.deg))
             t["morphology_n_pixels"].append(int(dl1.parameters.morphology.n_pixels))
             t["core_psi"].append(_value(dl1.parameters.core.psi, u.deg))
-            impact = event.dl2.tel[tel_id].impact.get("HillasReconstructor")
+            impact = event.dl2.tel[tel_id].impact.get(RECONSTRUCTOR)
             t["impact_distance"].append(_value(impact.distance, u.m) if impact is not None else np.nan)
             hillas = dl1.parameters.hillas
             for h in HILLAS:
                 t[f"hillas_{h}"].append(_value(hillas[h], u.deg if h in ("fov_lon", "fov_lat", "phi", "psi",
                                                                         "length", "width", "r") else None))
-        geometry = event.dl2.stereo.geometry["HillasReconstructor"]
+        geometry = event.dl2.stereo.geometry[RECONSTRUCTOR]
         e = self.ev
         e["obs_id"].append(obs_id)
         e["event_id"].append(event_id)
@@ -120,7 +127,7 @@ def process(path, out):
         subarray = source.subarray
         calibrate = CameraCalibrator(subarray=subarray)
         image_processor = ImageProcessor(subarray=subarray)
-        shower_processor = ShowerProcessor(subarray=subarray)
+        shower_processor = ShowerProcessor(subarray=subarray, reconstructor_types=[RECONSTRUCTOR])
         collector = _Collector(subarray)
         for event in source:
             calibrate(event)
@@ -142,13 +149,14 @@ def hillas(inp, subarray_path, out):
     )
     from ctapipe.coordinates import MissingFrameAttributeWarning
     from ctapipe.io import EventSource
-    from ctapipe.reco import HillasReconstructor
+    from ctapipe.reco import HillasIntersection, HillasReconstructor
 
     warnings.simplefilter("ignore", MissingFrameAttributeWarning)
     d = dict(np.load(inp))
     with EventSource(subarray_path) as source:
         subarray = source.subarray
-    reconstructor = HillasReconstructor(subarray)
+    reconstructor = {"HillasReconstructor": HillasReconstructor,
+                     "HillasIntersection": HillasIntersection}[RECONSTRUCTOR](subarray)
     collector = _Collector(subarray)
     offsets = d["offsets"]
     events = []

@@ -289,12 +289,12 @@ class IactTreeAccessor:
                                                    options))
 
     def reconstruct(self, method="HillasReconstructor", *, min_intensity=50.0, min_width=0.0, min_pixels=3,
-                    min_telescopes=2, weighted_core=False):
+                    min_telescopes=2, weighted_core=False, weighting="harmonic-mean-intensity"):
         """Stereo reconstruction of every event; returns a new tree.
 
         Parameters
         ----------
-        method : {"HillasReconstructor"}
+        method : {"HillasReconstructor", "HillasIntersection"}
             Algorithm, also the prefix of the output variables.
         min_intensity, min_width, min_pixels : float, float, int or None
             Stereo quality query (exclusive bounds on ``hillas_intensity``,
@@ -302,22 +302,26 @@ class IactTreeAccessor:
         min_telescopes : int
             Fewest telescopes passing the query for an event to be reconstructed.
         weighted_core : bool
-            Weight the image axes in the core intersection (ctapipe does not).
+            HillasReconstructor: weight the image axes in the core intersection (ctapipe does not).
+        weighting : {"harmonic-mean-intensity", "Konrad", "HESS"}
+            HillasIntersection: intensity weight of the image pairs.
 
         Returns
         -------
         xarray.DataTree
             ``{method}_alt``, ``_az``, ``_core_x``, ``_core_y``, ``_h_max``, ... at the
-            root; ``{method}_tel_impact_distance`` and ``core_psi`` in the camera groups.
+            root; ``{method}_tel_impact_distance`` (and for HillasReconstructor ``core_psi``)
+            in the camera groups.
 
         See Also
         --------
-        iactx.reco.reconstruct, iactx.reco.HillasReconstructor
+        iactx.reco.reconstruct, iactx.reco.HillasReconstructor, iactx.reco.HillasIntersection
         """
         from .reco import reconstruct
 
         return reconstruct(self._tree, method, min_intensity=min_intensity, min_width=min_width,
-                           min_pixels=min_pixels, min_telescopes=min_telescopes, weighted_core=weighted_core)
+                           min_pixels=min_pixels, min_telescopes=min_telescopes, weighted_core=weighted_core,
+                           weighting=weighting)
 
     def theta(self, source=None, method="HillasReconstructor"):
         """Angular distance [deg] of each reconstructed direction from the source, along ``event``.

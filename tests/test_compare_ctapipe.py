@@ -1,4 +1,4 @@
-"""Agreement with ctapipe 0.32: R1 waveforms, gain selection and instrument.
+"""Agreement with ctapipe 0.32: R1 waveforms, gain selection and instrument; HillasIntersection.
 
 Runs ``benchmarks/compare_ctapipe_r1.py``, which calls ctapipe in its own
 environment. ctapipe is never a dependency of iactx, so the test is skipped
@@ -41,3 +41,18 @@ def test_r1_and_subarray_agree_with_ctapipe():
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
     assert "comparisons agree" in result.stdout and " NO " not in result.stdout, report
+
+
+def test_hillas_intersection_agrees_with_ctapipe():
+    """Same Hillas inputs as ctapipe's own chain on camsettings_v6 and on toy events: direction within
+    1e-6 deg, core within 1e-5 m, same validity and telescopes."""
+    python = _ctapipe_python()
+    data = data_file("camsettings_v6.simtel.zst").parent
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "compare_ctapipe_reco.py"), "--reconstructor",
+         "HillasIntersection", "--ctapipe-python", str(python), "--data-path", str(data), "--n-toy", "200"],
+        capture_output=True, text=True, timeout=900,
+    )
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    assert "HillasIntersection: all directions within 1e-06 deg, cores within 1e-05 m" in result.stdout, report

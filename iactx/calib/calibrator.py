@@ -347,6 +347,8 @@ class CameraCalibrator(param.Parameterized):
         "Subtract the file's peak-time calibration from the peak times."))
     apply_waveform_time_shift = TelescopeParameter(default=False, item_type=bool, doc=(
         "Shift the waveforms by the whole-sample part of the time calibration first."))
+    data_volume_reducer_type = param.Selector(default="NullDataVolumeReducer", objects=["NullDataVolumeReducer"], doc=(
+        "Data volume reduction before calibration (ctapipe class name); NullDataVolumeReducer keeps every pixel."))
 
 
 #: configurable components of the calibration, by ctapipe's names

@@ -30,6 +30,7 @@ import pandas as pd
 import xarray as xr
 
 from ..accessor import camera_groups
+from ..config.registry import section_config
 from ..io.event_tree import tel_types_of
 from .cleaning import CLEANERS, merge_into
 from .parameters import count_timing_points, draw_timing_starts, image_parameters
@@ -46,6 +47,7 @@ class ImageProcessor(param.Parameterized):
     config : dict, optional
         ``{ComponentName: {parameter: value}}``; the sections
         ``ImageProcessor``, the chosen cleaner's and ``ImageQualityQuery``
+        (also nested in ``ImageProcessor``, as ``"ImageProcessor.<name>"``)
         are used here, ``CameraCalibrator`` and the chosen extractor's
         section by the calibration of groups that have no ``image`` yet.
     **params
@@ -74,8 +76,9 @@ class ImageProcessor(param.Parameterized):
         config = dict(config or {})
         super().__init__(**{**config.get("ImageProcessor", {}), **params})
         self.config = config
-        self.cleaner = CLEANERS[self.image_cleaner_type](**config.get(self.image_cleaner_type, {}))
-        self.quality = ImageQualityQuery(**config.get("ImageQualityQuery", {}))
+        self.cleaner = CLEANERS[self.image_cleaner_type](
+            **section_config(config, "ImageProcessor", self.image_cleaner_type))
+        self.quality = ImageQualityQuery(**section_config(config, "ImageProcessor", "ImageQualityQuery"))
         self.rng = np.random.default_rng(self.timing_fit_seed)
 
     @property
@@ -156,9 +159,11 @@ def _calibrated(cam, config, tel_types):
     for name in ("apply_peak_time_shift", "apply_waveform_time_shift"):
         if name in section:
             kwargs[name] = section.pop(name)
+    if section.pop("data_volume_reducer_type", "NullDataVolumeReducer") != "NullDataVolumeReducer":
+        raise ValueError("CameraCalibrator.data_volume_reducer_type: only NullDataVolumeReducer is available")
     if section:
         raise ValueError(f"unknown CameraCalibrator option(s) {sorted(section)}")
-    options = dict(config.get(extractor, {})) if isinstance(extractor, str) else {}
+    options = section_config(config, "CameraCalibrator", extractor) if isinstance(extractor, str) else {}
     return calibrate(cam, extractor, tel_types=tel_types, **kwargs, **options)
 
 

@@ -100,7 +100,7 @@ def _from_schema(ds, schema, prefixes, *, fill=np.nan):
     from .ctapipe_schema import field_name
 
     out = []
-    n = next(iter(ds.sizes.values())) if ds.sizes else 0
+    n = ds.sizes["tel_event"] if "tel_event" in ds.sizes else ds.sizes["event"]
     for name, dtype, unit, _ in schema:
         values = ds[name].values if name in ds else np.full(n, fill if np.dtype(dtype).kind == "f" else -1)
         out.append(_Column(name, values, dtype, unit, field=field_name(name, prefixes)))

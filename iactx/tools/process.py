@@ -31,7 +31,7 @@ IMAGE_VARIABLES = {"image", "peak_time", "image_mask", "true_image", "is_valid"}
 #: per-telescope-event context always written
 KEPT_VARIABLES = {"pointing_alt", "pointing_az", "focal_length"}
 _MUON_PREFIXES = ("muonring_", "muonparameters_", "muonefficiency_")
-_STEREO_PREFIX = "HillasReconstructor_"
+_STEREO_PREFIX = ("HillasReconstructor_", "HillasIntersection_")
 #: per-telescope-event stereo outputs without the prefix
 _STEREO_VARIABLES = {"core_psi"}
 
@@ -59,7 +59,7 @@ def build_registry():
 
     components = {"ProcessorTool": ProcessorTool, "EventSource": EventSource, "DataWriter": DataWriter,
                   **CALIBRATION, **IMAGE, **MUONS, **STEREO}
-    return ComponentRegistry(components, aliases=CTAPIPE_ALIASES)
+    return ComponentRegistry(components, aliases=CTAPIPE_ALIASES, tool="ProcessorTool")
 
 
 def select_output(tree, writer):
