@@ -8,11 +8,21 @@ telescope events stacked along ``tel_event``.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import accessor  # noqa: F401  (registers the .iact accessors)
-from .io import iter_simtel, open_dl1, open_events, read_simtel, write_dl1
+from .io import iter_simtel, open_dl1, open_events, read_simtel, telescope_events, write_dl1
 
 try:
     __version__ = version("iactx")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
-__all__ = ["__version__", "iter_simtel", "open_dl1", "open_events", "read_simtel", "write_dl1"]
+__all__ = ["__version__", "iter_simtel", "open_dl1", "open_events", "process_files", "read_simtel",
+           "telescope_events", "write_dl1"]
+
+
+def __getattr__(name):
+    # process_files brings in dask.distributed, which takes a second to import: only when asked for
+    if name == "process_files":
+        from .tools.production import process_files
+
+        return process_files
+    raise AttributeError(f"module 'iactx' has no attribute {name!r}")

@@ -258,6 +258,15 @@ class IactTreeAccessor:
 
         return SubarrayDescription.from_tree(self._tree)
 
+    def telescope_events(self, columns=None):
+        """One row per telescope event with camera, telescope type and the event's truth.
+
+        See :func:`iactx.io.tables.telescope_events`; a dask DataFrame for a lazy tree.
+        """
+        from .io.tables import telescope_events
+
+        return telescope_events(self._tree, columns)
+
     def map_cameras(self, func):
         """A new tree with ``func(dataset)`` applied to every camera group."""
         nodes = {node.path: node.to_dataset(inherit=False) for node in self._tree.subtree}

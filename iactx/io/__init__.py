@@ -4,6 +4,7 @@ from .dl1 import EventTreeWriter, open_dl1, write_dl1
 from .registry import available_sources, open_events
 from .simtel import SimtelSource, TruncatedFileWarning, iter_simtel, read_simtel
 from .simtel_instrument import FocalLengthFallbackWarning
+from .tables import telescope_events
 from .toy import toy_events
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "open_dl1",
     "open_events",
     "read_simtel",
+    "telescope_events",
     "toy_events",
     "write_dl1",
 ]

@@ -433,12 +433,12 @@ def open_dl1(path_or_paths, *, chunks=None):
     >>> tree = iactx.open_dl1("production/*.dl1.nc", chunks={})   # doctest: +SKIP
     >>> tree["LSTCam"].ds.hillas_intensity.mean().compute()       # doctest: +SKIP
     """
-    from .dl1_collection import open_collection, resolve_paths
+    from .dl1_collection import open_collection
+    from .paths import resolve_paths
 
     paths = resolve_paths(path_or_paths)
     if not paths:
         raise ValueError("open_dl1 needs at least one file")
     if len(paths) == 1:
         return _open_one(paths[0], chunks)
-    tree = open_collection(paths, chunks=chunks)
-    return tree if chunks is not None else tree.load()
+    return open_collection(paths, chunks=chunks, lazy=chunks is not None)

@@ -10,7 +10,6 @@ dask array whose chunks read rows of one file when they are computed.
 
 from __future__ import annotations
 
-import glob
 import os
 import threading
 from collections import OrderedDict
@@ -21,54 +20,10 @@ import numpy as np
 import xarray as xr
 
 from .dl1 import FORMAT_NAME, LAYOUT_ATTR, PER_RUN_NODES, _APPENDABLE, _is_optional, _restore_index, layout_fingerprint
-from .errors import check_input_file, first_bytes
+from .errors import first_bytes
 from .event_tree import EVENT_KEYS, TEL_EVENT_LEVELS
 
-__all__ = ["resolve_paths", "scan_files", "open_collection", "FileScan"]
-
-#: suffixes of event-tree files looked for in a directory
-_SUFFIXES = (".nc", ".h5")
-_GLOB_CHARS = set("*?[")
-
-
-def resolve_paths(spec):
-    """Files named by a path, a glob pattern, a directory, or a list of them.
-
-    Parameters
-    ----------
-    spec : str, Path or sequence of them
-        A directory stands for the ``*.nc`` and ``*.h5`` files in it; a
-        pattern (``DIR/*.dl1.nc``, ``**`` for subdirectories) for the files
-        it matches. Order: as given, each pattern or directory sorted.
-
-    Returns
-    -------
-    list of Path
-
-    Raises
-    ------
-    FileNotFoundError
-        A path that does not exist, or a pattern or directory without files.
-    """
-    items = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
-    paths = []
-    for item in items:
-        text = os.fspath(item)
-        path = Path(text).expanduser()
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES and p.is_file())
-            if not found:
-                raise FileNotFoundError(f"no .nc or .h5 files in directory {path}")
-            paths.extend(found)
-        elif _GLOB_CHARS & set(text) and not path.exists():
-            found = sorted(Path(p) for p in glob.glob(os.path.expanduser(text), recursive=True))
-            if not found:
-                raise FileNotFoundError(f"no files match {text}")
-            paths.extend(found)
-        else:
-            paths.append(check_input_file(path))
-    return paths
-
+__all__ = ["scan_files", "open_collection", "file_trees", "FileScan"]
 
 @dataclass
 class FileScan:
@@ -289,21 +244,31 @@ _OPEN_LOCK = threading.Lock()
 _MAX_OPEN_FILES = 32
 
 
-def _read_rows(path, variable, axis, start, stop, dims, raw_attrs):
-    """Rows ``start:stop`` along ``axis`` of one variable, decoded as xarray decodes it."""
+def _open_h5(path):
+    """An h5py file of the per-process cache (reopened if the file changed); call with ``_OPEN_LOCK`` held."""
     import h5py
 
     stat = os.stat(path)
     cache_key = (path, stat.st_mtime_ns, stat.st_size)
+    f = _OPEN_FILES.pop(cache_key, None) or h5py.File(path, "r")
+    _OPEN_FILES[cache_key] = f
+    while len(_OPEN_FILES) > _MAX_OPEN_FILES:
+        _OPEN_FILES.popitem(last=False)[1].close()
+    return f
+
+
+def _decoded(name, dims, raw, raw_attrs):
+    """Stored values as xarray decodes them (fill values, times, character arrays)."""
+    decoded = xr.conventions.decode_cf_variable(name, xr.Variable(dims, raw, attrs=dict(raw_attrs)))
+    return np.asarray(decoded.values)
+
+
+def _read_rows(path, variable, axis, start, stop, dims, raw_attrs):
+    """Rows ``start:stop`` along ``axis`` of one variable, decoded as xarray decodes it."""
     index = tuple(slice(start, stop) if i == axis else slice(None) for i in range(len(dims)))
     with _OPEN_LOCK:  # h5py serialises its calls anyway; the lock also keeps a file open while it is read
-        f = _OPEN_FILES.pop(cache_key, None) or h5py.File(path, "r")
-        _OPEN_FILES[cache_key] = f
-        while len(_OPEN_FILES) > _MAX_OPEN_FILES:
-            _OPEN_FILES.popitem(last=False)[1].close()
-        raw = f[variable][index]
-    decoded = xr.conventions.decode_cf_variable(variable, xr.Variable(dims, raw, attrs=dict(raw_attrs)))
-    return np.asarray(decoded.values)
+        raw = _open_h5(path)[variable][index]
+    return _decoded(variable, dims, raw, raw_attrs)
 
 
 def _row_chunks(rows, limit):
@@ -313,29 +278,134 @@ def _row_chunks(rows, limit):
     return [(start, min(start + limit, rows)) for start in range(0, rows, limit)]
 
 
+def _h5_name(node_path, name):
+    return f"{node_path.rstrip('/')}/{name}".lstrip("/")
+
+
 def _lazy_variable(name, node_path, template_var, raw_attrs, pieces, token):
-    """One dask array over all files for a variable along an appendable dimension."""
+    """One dask array over all files for a variable along an appendable dimension.
+
+    ``pieces``: the (path, start, stop) row ranges of its chunks, in order.
+    """
     import dask.array as da
 
-    dim = next(d for d in template_var.dims if d in _APPENDABLE)
-    axis = template_var.dims.index(dim)
-    h5_name = f"{node_path.rstrip('/')}/{name}".lstrip("/")
+    axis = next(i for i, d in enumerate(template_var.dims) if d in _APPENDABLE)
     key = f"iactx-{node_path.strip('/') or 'root'}-{name}-{token}"
-    other = [(0,) * len(template_var.dims)]
     graph = {}
     for i, (path, start, stop) in enumerate(pieces):
-        block = list(other[0])
+        block = [0] * template_var.ndim
         block[axis] = i
-        graph[(key, *block)] = (_read_rows, path, h5_name, axis, start, stop, template_var.dims, raw_attrs)
+        graph[(key, *block)] = (_read_rows, path, _h5_name(node_path, name), axis, start, stop,
+                                template_var.dims, raw_attrs)
     chunks = tuple(tuple(stop - start for _, start, stop in pieces) if i == axis else (size,)
                    for i, size in enumerate(template_var.shape))
     meta = np.empty((0,) * template_var.ndim, dtype=template_var.dtype)
-    array = da.Array(graph, key, chunks, meta=meta)
-    return xr.Variable(template_var.dims, array, attrs=template_var.attrs)
+    return xr.Variable(template_var.dims, da.Array(graph, key, chunks, meta=meta), attrs=template_var.attrs)
 
 
-def open_collection(paths, *, chunks=None):
-    """Open several event-tree files as one dask-backed tree, reading only their keys.
+def _read_whole(template, name, var, scans):
+    """A variable read now from every file of ``scans``, concatenated along its appendable dimension."""
+    axis = next(i for i, d in enumerate(var.dims) if d in _APPENDABLE)
+    parts = []
+    for scan in scans:
+        with _OPEN_LOCK:
+            raw = _open_h5(str(scan.path))[_h5_name(template.path, name)][()]
+        parts.append(_decoded(name, var.dims, raw, template.raw_attrs[name]))
+    return xr.Variable(var.dims, np.concatenate(parts, axis=axis), attrs=var.attrs)
+
+
+def _read_file_by_file(templates, scans):
+    """A reader like :func:`_read_whole` that has read every file once, all its variables together.
+
+    Reading variable by variable across thousands of files would reopen
+    each file for every variable.
+    """
+    parts = {}
+    for scan in scans:
+        for template in templates:
+            if template.path in PER_RUN_NODES and template.path not in scan.runs:
+                continue
+            for name, var in template.flat.variables.items():
+                if name not in template.keys and any(d in _APPENDABLE for d in var.dims):
+                    parts.setdefault((template.path, name), []).append(_read_whole(template, name, var, [scan]))
+
+    def read(template, name, var, having):
+        axis = next(i for i, d in enumerate(var.dims) if d in _APPENDABLE)
+        values = np.concatenate([part.values for part in parts.pop((template.path, name))], axis=axis)
+        return xr.Variable(var.dims, values, attrs=var.attrs)
+
+    return read
+
+
+@dataclass
+class _NodeTemplate:
+    """What every file's copy of a node shares: its variables as in one file, their stored attributes.
+
+    ``keys``: variables whose values the scans hold (``key_values(scan)[name]``).
+    """
+
+    path: str
+    flat: xr.Dataset
+    raw_attrs: dict
+    keys: tuple
+    key_values: object
+
+    def rows(self, scan):
+        return len(self.key_values(scan)[self.keys[0]])
+
+    def assemble(self, scans, read):
+        """The node over ``scans``: static variables as they are, keys concatenated, the rest from ``read``.
+
+        ``read(name, var, raw_attrs, scans)``: the variable ``name`` (template
+        ``var``) of the files, concatenated along its appendable dimension.
+        """
+        variables = {}
+        for name, var in self.flat.variables.items():
+            if not any(d in _APPENDABLE for d in var.dims):
+                variables[name] = var
+            elif name in self.keys:
+                values = np.concatenate([self.key_values(s)[name] for s in scans])
+                variables[name] = xr.Variable(var.dims, values.astype(var.dtype), attrs=var.attrs)
+            else:
+                variables[name] = read(self, name, var, scans)
+        coords = [n for n in self.flat.coords if n in variables]
+        ds = xr.Dataset({n: v for n, v in variables.items() if n not in coords},
+                        coords={n: variables[n] for n in coords}, attrs=self.flat.attrs)
+        return _restore_index(ds)
+
+
+def _stored_attrs(path):
+    """Attributes of every variable as stored (before CF decoding), by node path."""
+    with xr.open_datatree(path, engine="netcdf4", decode_cf=False) as raw:
+        return {node.path: {n: dict(v.attrs) for n, v in node.to_dataset(inherit=False).variables.items()}
+                for node in raw.subtree}
+
+
+def _node_templates(template_tree, scans):
+    """A :class:`_NodeTemplate` per node: from the first file, per-run nodes from the first that has them."""
+    from .dl1 import _flat_nodes
+
+    raw_attrs = _stored_attrs(scans[0].path)
+    templates = []
+    for path, flat in _flat_nodes(template_tree).items():
+        if _is_optional(path, flat):
+            continue
+        flat.attrs.pop("iactx_format", None)
+        templates.append(_NodeTemplate(path, flat.load(), raw_attrs[path], tuple(scans[0].keys.get(path, ())),
+                                       lambda scan, path=path: scan.keys[path]))
+    for path in PER_RUN_NODES:
+        having = [s for s in scans if path in s.runs]
+        if not having:
+            continue
+        with xr.open_dataset(having[0].path, group=path.lstrip("/"), engine="netcdf4") as flat:
+            flat = flat.load()
+        templates.append(_NodeTemplate(path, flat, _stored_attrs(having[0].path)[path], ("obs_id",),
+                                       lambda scan, path=path: scan.runs[path]))
+    return templates
+
+
+def open_collection(paths, *, chunks=None, lazy=True):
+    """Open several event-tree files as one tree: dask-backed, reading only their keys, or loaded.
 
     Parameters
     ----------
@@ -346,97 +416,63 @@ def open_collection(paths, *, chunks=None):
         Rows per chunk along ``event`` and ``tel_event`` (a chunk never spans
         two files; by default one chunk per file); other dimensions named
         here are rechunked with :meth:`xarray.Dataset.chunk`.
+    lazy : bool
+        False: read every variable now, file by file with h5py (``chunks``
+        is then ignored).
 
     Returns
     -------
     xarray.DataTree
         Keys, indexes, ``/instrument`` and the camera constants in memory;
-        every variable along ``event`` / ``tel_event`` as a dask array.
+        every variable along ``event`` / ``tel_event`` as a dask array
+        (``lazy``) or loaded.
     """
     from dask.base import tokenize
 
-    from .dl1 import _flat_nodes, _open_one
+    from .dl1 import _open_one
 
     chunks = dict(chunks or {})
     template_tree = _open_one(paths[0], None)
     scans = scan_files(paths, template=template_tree)
     token = tokenize([str(s.path) for s in scans], [s.root_attrs.get("provenance") for s in scans], chunks)
-    with xr.open_datatree(paths[0], engine="netcdf4", decode_cf=False) as raw:
-        raw_attrs = {node.path: {n: dict(v.attrs) for n, v in node.to_dataset(inherit=False).variables.items()}
-                     for node in raw.subtree}
+
+    def dask_array(template, name, var, having):
+        dim = next(d for d in var.dims if d in _APPENDABLE)
+        pieces = [(str(s.path), start, stop) for s in having
+                  for start, stop in _row_chunks(template.rows(s), chunks.get(dim))]
+        return _lazy_variable(name, template.path, var, template.raw_attrs[name], pieces, token)
+
+    templates = _node_templates(template_tree, scans)
+    read = dask_array if lazy else _read_file_by_file(templates, scans)
     nodes = {}
-    for path, flat in _flat_nodes(template_tree).items():
-        if _is_optional(path, flat):
-            continue
-        flat.attrs.pop("iactx_format", None)
-
-        def rows(scan, dim, path=path):
-            return [(str(scan.path), start, stop) for start, stop in _row_chunks(scan.rows(path), chunks.get(dim))]
-
-        ds = _lazy_node(path, flat, raw_attrs[path], scans, scans[0].keys.get(path, {}),
-                        lambda scan, name: scan.keys[path][name], rows, token)
-        if path == "/":
-            ds.attrs = merged_root_attrs(scans, flat.attrs)
-        nodes[path] = ds
-    nodes.update(_per_run_nodes(scans, token))
-    for path, ds in nodes.items():
+    for template in templates:
+        having = [s for s in scans if template.path not in PER_RUN_NODES or template.path in s.runs]
+        ds = template.assemble(having, read)
+        if template.path == "/":
+            ds.attrs = merged_root_attrs(scans, template.flat.attrs)
         others = {d: n for d, n in chunks.items() if d in ds.dims and d not in _APPENDABLE}
-        if others:
-            nodes[path] = ds.chunk(others)
+        nodes[template.path] = ds.chunk(others) if others else ds
     return xr.DataTree.from_dict(nodes)
 
 
-def _lazy_node(path, flat, raw_attrs, scans, keys, key_values, pieces, token):
-    """One node over all files: static variables loaded, keys concatenated, the rest lazy.
+def file_trees(paths):
+    """Check files as :func:`open_collection` does, then yield each one's tree, read with h5py.
 
-    Parameters
-    ----------
-    path : str
-        Node path.
-    flat : xarray.Dataset
-        The node of the template file, indexes flat.
-    raw_attrs : dict[str, dict]
-        Attributes of its variables as stored (before CF decoding).
-    scans : list of FileScan
-        The files that have the node.
-    keys : iterable of str
-        Variables whose values the scans hold (``key_values(scan, name)``).
-    pieces : callable
-        ``pieces(scan, dim)``: the (path, start, stop) chunks of one file.
+    For streaming through many files one at a time (``iactx merge``):
+    faster than opening each with xarray, and only one file in memory.
+
+    Yields
+    ------
+    FileScan, xarray.DataTree
     """
-    variables = {}
-    for name, var in flat.variables.items():
-        dim = next((d for d in var.dims if d in _APPENDABLE), None)
-        if dim is None:
-            variables[name] = var.load()
-        elif name in keys:
-            values = np.concatenate([key_values(s, name) for s in scans])
-            variables[name] = xr.Variable(var.dims, values.astype(var.dtype), attrs=var.attrs)
-        else:
-            chunks = [piece for s in scans for piece in pieces(s, dim)]
-            variables[name] = _lazy_variable(name, path, var, raw_attrs[name], chunks, token)
-    coords = [n for n in flat.coords if n in variables]
-    ds = xr.Dataset({n: v for n, v in variables.items() if n not in coords},
-                    coords={n: variables[n] for n in coords}, attrs=flat.attrs)
-    return _restore_index(ds)
+    from .dl1 import _open_one
 
-
-def _per_run_nodes(scans, token):
-    """The per-run tables of the files that have them, one row per run, lazy but for ``obs_id``."""
-    nodes = {}
-    for path in PER_RUN_NODES:
-        having = [s for s in scans if path in s.runs]
-        if not having:
-            continue
-        group = path.lstrip("/")
-        with xr.open_dataset(having[0].path, group=group, engine="netcdf4") as flat, \
-                xr.open_dataset(having[0].path, group=group, engine="netcdf4", decode_cf=False) as raw:
-            flat = flat.load()
-            raw_attrs = {name: dict(var.attrs) for name, var in raw.variables.items()}
-
-        def rows(scan, dim):
-            return [(str(scan.path), 0, len(scan.runs[path]["obs_id"]))]
-
-        nodes[path] = _lazy_node(path, flat, raw_attrs, having, ("obs_id",),
-                                 lambda scan, name: scan.runs[path][name], rows, token)
-    return nodes
+    template_tree = _open_one(paths[0], None)
+    scans = scan_files(paths, template=template_tree)
+    templates = _node_templates(template_tree, scans)
+    root_attrs = merged_root_attrs(scans, templates[0].flat.attrs)
+    for scan in scans:
+        nodes = {t.path: t.assemble([scan], _read_whole) for t in templates
+                 if t.path not in PER_RUN_NODES or t.path in scan.runs}
+        nodes["/"].attrs = root_attrs
+        yield scan, xr.DataTree.from_dict(nodes)

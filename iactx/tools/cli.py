@@ -92,9 +92,40 @@ def _process(args, overrides):
         return 0
     if "progress_bar" not in config.get("ProcessorTool", {}):
         config.setdefault("ProcessorTool", {})["progress_bar"] = sys.stderr.isatty()
+    if args.output_dir is not None:
+        return _process_production(args, config)
+    if args.workers is not None or args.scheduler is not None:
+        raise ValueError("--workers and --scheduler need --output-dir (one output file per input)")
     record = run_processing(registry, config, tool=tool)
     print(f"processed {record['n_events']} events in {record['duration']:.1f} s -> "
           f"{config.get('DataWriter', {}).get('output_path', 'events.dl1.nc')}")
+    return 0
+
+
+def _process_production(args, config):
+    """``iactx process --output-dir``: every input to its own DL1 file, on a dask cluster."""
+    from .production import process_files
+
+    if not args.input:
+        raise ValueError("--output-dir needs --input files (paths, directories or glob patterns)")
+    if args.output is not None:
+        raise ValueError("give either --output (one file for all inputs) or --output-dir (one file per input)")
+    if args.command != "process" or config.get("DataWriter", {}).get("output_format", "netcdf") != "netcdf":
+        raise ValueError("--output-dir writes iactx event trees with 'iactx process' (no --output-format ctapipe)")
+    # each worker sets the input, the output, overwrite and the progress bar of its own file
+    report = process_files(args.input, args.output_dir, config=config, scheduler=args.scheduler,
+                           n_workers=args.workers, overwrite=config.get("DataWriter", {}).get("overwrite", False),
+                           progress=config["ProcessorTool"]["progress_bar"])
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _merge(args):
+    from .merge import merge_files
+
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    path = merge_files(args.input, args.output, overwrite=args.overwrite, progress=progress)
+    print(f"merged -> {path}")
     return 0
 
 
@@ -159,10 +190,19 @@ def build_parser():
                     "--ClassName.parameter=value (see --help-all); later config files override earlier "
                     "ones, options override files.")
     _add_processing_options(process)
+    process.add_argument("--output-dir", metavar="DIR",
+                         help="one DL1 file per input, DIR/<stem>.dl1.nc, processed in parallel on a dask "
+                              "cluster; inputs whose output is complete are skipped (resume)")
+    cluster = process.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=int, metavar="N",
+                         help="with --output-dir: worker processes of the local cluster (default: one per core)")
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
+                         help="with --output-dir: use the dask scheduler at ADDRESS (tcp://host:8786)")
     process.add_argument("--write-images", action=argparse.BooleanOptionalAction, default=None,
                          help="store DL1 images (image, peak_time, image_mask)")
     process.add_argument("--reconstruct", action="store_true", default=None,
-                         help="also run the stereo reconstruction (HillasReconstructor)")
+                         help="also run the stereo reconstruction (ShowerProcessor.reconstructor_types, "
+                              "default HillasReconstructor)")
     process.add_argument("--write-muon-parameters", action=argparse.BooleanOptionalAction, default=None,
                          help="also fit muon rings and store the muon columns")
     muons = sub.add_parser(
@@ -171,8 +211,22 @@ def build_parser():
                     "optical efficiency) with ctapipe's MuonProcessor selection, and write one NetCDF-4 "
                     "event tree with the muon columns. Configured like 'iactx process'.")
     _add_processing_options(muons)
-    muons.set_defaults(run=_process, accepts_overrides=True, write_images=None, write_muon_parameters=None)
+    muons.set_defaults(run=_process, accepts_overrides=True, write_images=None, write_muon_parameters=None,
+                       output_dir=None, workers=None, scheduler=None)
     process.set_defaults(run=_process, accepts_overrides=True)
+
+    merge = sub.add_parser(
+        "merge", help="concatenate the DL1 files of many runs into one",
+        description="Check that the inputs share layout and instrument and that no event is in two of them, "
+                    "then append them one by one into OUT (written atomically, with the provenance of every "
+                    "input).")
+    merge.add_argument("--input", "-i", nargs="+", required=True, metavar="FILE",
+                       help="DL1 files, directories or glob patterns")
+    merge.add_argument("--output", "-o", required=True, metavar="OUT", help="the merged file")
+    merge.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    merge.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="progress bar over the inputs (default: on a terminal)")
+    merge.set_defaults(run=_merge)
     return parser
 
 

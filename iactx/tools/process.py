@@ -195,7 +195,7 @@ def run_processing(registry, config, *, tool="iactx process"):
     total = None if not source.input_url else source.max_events
     if not source.input_url:
         total = min(source.toy_events, source.max_events or source.toy_events)
-    done = 0
+    done = tel_events = 0
     try:
         ctapipe_format = writer_config.output_format == "ctapipe"
         if ctapipe_format:
@@ -217,10 +217,11 @@ def run_processing(registry, config, *, tool="iactx process"):
                     tree = muon_tree(tree, config, only_muons=tool == "iactx muons")
                 writer.append(select_output(tree, writer_config))
                 n = batch.sizes["event"]
+                tel_events += sum(batch[name].sizes["tel_event"] for name in batch.iact.cameras)
                 _release(batch, tree)
                 done += n
                 bar.update(n)
-            record = provenance.finish(n_events=done)
+            record = provenance.finish(n_events=done, n_tel_events=tel_events)
             writer.update_attrs(**provenance.as_attrs())
     except BaseException:
         log.error("stopped after %d events; no output written to %s", done, output)
