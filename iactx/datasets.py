@@ -33,6 +33,7 @@ __all__ = [
     "cache_dir",
     "get",
     "load",
+    "make_runs",
     "names",
 ]
 
@@ -195,6 +196,39 @@ def _download(sample, cache):
             f"Download it by hand and put it into a folder named by IACTX_DATA_PATH, or into {cache}."
         ) from err
     return Path(path)
+
+
+def make_runs(folder, n_runs, *, sample="camsettings_v6.simtel.zst", repeats=1, first_run=1):
+    """A small simulated production: ``n_runs`` sim_telarray files made from a sample file.
+
+    Each file is the sample with its own run number (``obs_id``), its showers
+    repeated ``repeats`` times with new event ids
+    (:func:`iactx.io.simtel_runs.write_run`).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Where the files go (created if missing): ``run_<number>.simtel.zst``.
+    n_runs : int
+        Number of files.
+    sample : str
+        One of :data:`SAMPLE_FILES` (:func:`get`).
+    repeats : int
+        Showers of the sample per file, in copies.
+    first_run : int
+        Run number of the first file; the others follow.
+
+    Returns
+    -------
+    list of Path
+    """
+    from .io.simtel_runs import write_run
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    source = get(sample)
+    return [write_run(source, folder / f"run_{run:06d}.simtel.zst", run, repeats=repeats)
+            for run in range(first_run, first_run + n_runs)]
 
 
 def load(name, **options):

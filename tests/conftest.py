@@ -41,6 +41,18 @@ def data_file(name):
     return path
 
 
+def amplify_tool():
+    """The shared tool that repeats the events of a sim_telarray file (beside the sample data)."""
+    folder = data_dir()
+    path = folder.parent.parent / "tools" / "amplify_simtel.py" if folder else None
+    if path is None or not path.is_file():
+        reason = f"amplify tool not found at {path} (it sits in the tools folder beside the data)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
 @pytest.fixture(params=sorted(SAMPLE_FILES))
 def sample_name(request):
     """Each sample file name in turn."""

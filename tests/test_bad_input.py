@@ -1,13 +1,12 @@
 """Bad input gets a clear error naming the file, never a half result."""
 
 import gzip
-import os
 
 import numpy as np
 
 import pytest
 import zstandard
-from conftest import data_file
+from conftest import amplify_tool, data_file
 
 import iactx
 from iactx.io import TruncatedFileWarning
@@ -90,10 +89,7 @@ def test_repeated_event_ids_get_new_unique_ids(tmp_path):
     import subprocess
     import sys
 
-    amplify = data_file("lst_with_photons.simtel.zst").parent.parent.parent / "tools" / "amplify_simtel.py"
-    if not amplify.is_file():
-        missing = pytest.fail if os.environ.get("CI", "").lower() == "true" else pytest.skip
-        missing(f"amplify tool not found at {amplify}")
+    amplify = amplify_tool()
     repeated = tmp_path / "three.simtel.zst"
     subprocess.run([sys.executable, str(amplify), str(data_file("lst_with_photons.simtel.zst")), str(repeated), "3"],
                    check=True)

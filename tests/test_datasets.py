@@ -131,3 +131,29 @@ def test_toy_datasets_are_reproducible():
     assert a.identical(datasets.load("toy_mini"))
     small = datasets.load("toy_muon", n_events=4, subarray="mini")
     assert small.sizes["event"] == 4 and small.attrs["toy_kind"] == "muon"
+
+
+def test_make_runs_gives_distinct_runs_of_the_same_events(tmp_path):
+    import warnings
+
+    import numpy as np
+
+    import iactx
+
+    paths = datasets.make_runs(tmp_path / "prod", 2, sample="lst_muons_with_true_photons.simtel.zst", repeats=2,
+                               first_run=7)
+    assert [p.name for p in paths] == ["run_000007.simtel.zst", "run_000008.simtel.zst"]
+    original = iactx.read_simtel(data_file("lst_muons_with_true_photons.simtel.zst"))
+    for run, path in zip((7, 8), paths):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", iactx.io.simtel.RepeatedEventIdWarning)  # the repeats have new ids
+            tree = iactx.read_simtel(path)
+        assert set(tree["obs_id"].values.tolist()) == {run}
+        assert tree["event_id"].values.tolist() == [100, 200, 300, 500, 600, 700]  # 100 * shower + reuse
+        waveform = tree["LSTCam"].ds["waveform"].values
+        np.testing.assert_array_equal(waveform[:3], original["LSTCam"].ds["waveform"].values)
+        np.testing.assert_array_equal(waveform[3:], waveform[:3])
+        np.testing.assert_array_equal(tree["true_energy"].values, np.tile(original["true_energy"].values, 2))
+        assert tree["simulation/shower_distribution"].ds["obs_id"].values.tolist() == [run]
+    with pytest.raises(ValueError, match="repeats must be at least 1"):
+        datasets.make_runs(tmp_path / "none", 1, repeats=0)

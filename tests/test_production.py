@@ -1,6 +1,12 @@
 """A production on a real dask LocalCluster (worker processes): outputs, faults, resume, merge, tables."""
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import dask
 import h5py
@@ -10,10 +16,10 @@ import pytest
 import xarray as xr
 from conftest import data_file
 from distributed import Client, LocalCluster
-from simtel_runs import as_run
 from worker_faults import KillWhenStarting
 
 import iactx
+from iactx.io.simtel_runs import write_run
 from iactx.tools.cli import main
 from iactx.tools.production import process_files
 
@@ -37,8 +43,9 @@ def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs")
     stereo = data_file("camsettings_v6.simtel.zst")
     muons = data_file("lst_muons_with_true_photons.simtel.zst")
-    files = [as_run(stereo, folder / "stereo_101.simtel.zst", 101), as_run(stereo, folder / "stereo_102.simtel.zst", 102),
-             as_run(muons, folder / "muons_201.simtel.zst", 201)]
+    files = [write_run(stereo, folder / "stereo_101.simtel.zst", 101),
+             write_run(stereo, folder / "stereo_102.simtel.zst", 102),
+             write_run(muons, folder / "muons_201.simtel.zst", 201)]
     return folder, files
 
 
@@ -107,6 +114,33 @@ def test_a_killed_worker_is_retried_then_reported(runs, tmp_path, cluster):
     assert not (tmp_path / "always" / "muons_201.dl1.nc").exists()
     assert not list((tmp_path / "always").glob(".*.part"))
     cluster.unregister_worker_plugin("kill-when-starting")
+
+
+def test_ctrl_c_leaves_complete_outputs_only_and_a_rerun_does_the_rest(tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for run in range(6):
+        write_run(data_file("camsettings_v6.simtel.zst"), inputs / f"amp_{run}.simtel.zst", 400 + run, repeats=60)
+    out = tmp_path / "dl1"
+    command = [str(Path(sys.executable).with_name("iactx")), "process", "--input", str(inputs), "--output-dir",
+               str(out), "--workers", "2"]
+    job = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    deadline = time.monotonic() + 240
+    while not list(out.glob("*.dl1.nc")) and time.monotonic() < deadline and job.poll() is None:
+        time.sleep(0.1)
+    os.killpg(job.pid, signal.SIGINT)  # what Ctrl-C in the terminal does: the whole process group
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 130, err
+    assert "Traceback" not in err and err.strip().endswith("iactx: interrupted"), err
+    assert not list(out.glob(".*.part"))
+    finished = sorted(p.name for p in out.glob("*.dl1.nc"))
+    assert finished and all(iactx.io.dl1.is_dl1_file(out / name) for name in finished)
+    report = process_files(inputs, out, n_workers=2, progress=False)
+    assert report.ok
+    assert sorted(Path(f.output).name for f in report.skipped) == finished
+    assert len(report.done) == 6 - len(finished)
+    assert len(list(out.glob("*.dl1.nc"))) == 6
 
 
 def test_inputs_with_one_output_name_are_refused_before_any_work(runs, tmp_path):

@@ -4,9 +4,9 @@ import eventio
 import numpy as np
 import pytest
 from conftest import data_file
-from simtel_runs import as_run
 
 import iactx
+from iactx.io.simtel_runs import write_run
 from iactx.io.shower_distribution import SHOWER_DISTRIBUTION_PATH
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no effective focal length")
@@ -49,7 +49,7 @@ def test_a_run_cut_short_has_no_distribution():
 
 def test_two_inputs_give_one_row_each(tmp_path):
     sample = data_file("lst_muons_with_true_photons.simtel.zst")
-    inputs = [sample, as_run(sample, tmp_path / "run15.simtel.zst", 15)]
+    inputs = [sample, write_run(sample, tmp_path / "run15.simtel.zst", 15)]
     out = tmp_path / "two.dl1.nc"
     from iactx.tools.cli import main
 

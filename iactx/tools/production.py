@@ -184,6 +184,8 @@ def process_one(input_path, output_path, config, *, overwrite=False, max_events=
     -------
     FileSummary
     """
+    import dask
+
     from .process import build_registry, run_processing
 
     start = time.perf_counter()
@@ -198,7 +200,9 @@ def process_one(input_path, output_path, config, *, overwrite=False, max_events=
         config["EventSource"]["max_events"] = max_events
     config.setdefault("DataWriter", {}).update(output_path=str(output_path), overwrite=overwrite)
     config.setdefault("ProcessorTool", {})["progress_bar"] = False
-    with warnings.catch_warnings(record=True) as caught, _quiet(logging.getLogger("iactx.process")):
+    # synchronous: xarray would otherwise take a cluster-wide lock (a round trip to the scheduler) per write
+    with warnings.catch_warnings(record=True) as caught, _quiet(logging.getLogger("iactx.process")), \
+            dask.config.set(scheduler="synchronous"):
         warnings.simplefilter("always")
         try:
             record = run_processing(build_registry(), config)
@@ -298,15 +302,16 @@ def _cluster_client(client, scheduler, n_workers, retries):
             yield connected, False
         return
     n_workers = n_workers or os.cpu_count() or 1
-    # dask's own messages (workers starting and stopping) only at iactx's INFO level
-    level = "INFO" if log.isEnabledFor(logging.INFO) else "WARNING"
-    logging.getLogger("distributed").setLevel(level)
-    env = {**WORKER_ENVIRONMENT, "DASK_LOGGING__DISTRIBUTED": level.lower()}
+    # dask's own messages (workers starting, stopping, cancelled on Ctrl-C) only at iactx's INFO level
+    verbose = log.isEnabledFor(logging.INFO)
+    logging.getLogger("distributed").setLevel("INFO" if verbose else "WARNING")
+    env = {**WORKER_ENVIRONMENT, "IACTX_WORKER_LOG_LEVEL": "INFO" if verbose else "ERROR"}
     # one file at a time per worker: a worker that dies takes no queued file down with it
     with dask.config.set({"distributed.scheduler.allowed-failures": retries,
                           "distributed.scheduler.worker-saturation": 1.0}), \
             LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, env=env,
-                         dashboard_address=":0") as cluster, Client(cluster) as local:
+                         preload=["iactx.tools.worker_setup"], dashboard_address=":0") as cluster, \
+            Client(cluster) as local:
         yield local, True
 
 
