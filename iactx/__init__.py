@@ -9,13 +9,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import accessor  # noqa: F401  (registers the .iact accessors)
 from .io import iter_simtel, open_dl1, open_events, read_simtel, telescope_events, write_dl1
+from .tools.merge import merge_files
 
 try:
     __version__ = version("iactx")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
-__all__ = ["__version__", "iter_simtel", "open_dl1", "open_events", "process_files", "read_simtel",
+__all__ = ["__version__", "iter_simtel", "merge_files", "open_dl1", "open_events", "process_files", "read_simtel",
            "telescope_events", "write_dl1"]
 
 
