@@ -15,7 +15,8 @@ from pathlib import Path
 __all__ = ["Provenance", "file_record"]
 
 #: packages whose versions are recorded
-_PACKAGES = ("iactx", "numpy", "numba", "xarray", "astropy", "scipy", "param", "h5netcdf", "h5py", "eventio")
+_PACKAGES = ("iactx", "numpy", "numba", "xarray", "astropy", "scipy", "param", "netCDF4", "h5py", "eventio", "dask",
+             "distributed")
 
 
 def _sha256(path, block=2**20):
