@@ -399,7 +399,8 @@ def muon_table(tree_or_batches, config=None, *, dl1_chain=None):
     -------
     xarray.DataTree
         Root events and camera groups of all batches concatenated along
-        ``event`` and ``tel_event``; ``/instrument`` from the first batch.
+        ``event`` and ``tel_event`` (and the shower distributions along
+        ``obs``); ``/instrument`` from the first batch.
     """
     if isinstance(tree_or_batches, xr.DataTree):
         return muon_tree(tree_or_batches, config, dl1_chain=dl1_chain)
@@ -412,12 +413,11 @@ def muon_table(tree_or_batches, config=None, *, dl1_chain=None):
     nodes = {}
     for path in dict.fromkeys(p for part in flat for p in part):
         datasets = [part[path] for part in flat if path in part]
-        if path == "/instrument":
+        # rows along event (root), tel_event (camera groups) or obs (the shower distribution of each run)
+        dim = "event" if path == "/" else next((d for d in ("tel_event", "obs") if d in datasets[0].dims), None)
+        if dim is None:  # /instrument, or a node holding others
             nodes[path] = datasets[0]
-        elif path == "/":
-            nodes[path] = xr.concat(datasets, dim="event", data_vars="minimal", coords="minimal",
-                                    compat="override", join="outer")
         else:
-            nodes[path] = xr.concat(datasets, dim="tel_event", data_vars="minimal", coords="minimal",
-                                    compat="override", join="outer")
+            nodes[path] = xr.concat(datasets, dim=dim, data_vars="minimal", coords="minimal", compat="override",
+                                    join="outer")
     return xr.DataTree.from_dict(nodes)
