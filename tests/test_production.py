@@ -95,8 +95,23 @@ def test_report_names_the_bad_file_and_a_rerun_processes_only_missing_outputs(ru
         again = process_files(files, out, client=cluster, progress=False)
     assert [f.status for f in again.files] == ["skipped", "done", "skipped"]
     assert again.ok and not list(out.glob(".*.part"))
-    forced = process_files(files[:1], out, client=cluster, progress=False, overwrite=True)
+    forced = process_files(files[:1], out, scheduler=cluster.scheduler.address, progress=False, overwrite=True)
     assert [f.status for f in forced.files] == ["done"]
+    # the command line on the same running scheduler
+    assert main(["process", "--input", str(files[2]), "--output-dir", str(out), "--scheduler",
+                 cluster.scheduler.address, "--overwrite", "--no-progress"]) == 0
+
+
+def test_cluster_options_need_an_output_directory(runs, tmp_path, capsys):
+    folder, files = runs
+    assert main(["process", "--input", str(files[0]), "--output", str(tmp_path / "x.nc"), "--workers", "2"]) == 1
+    assert "--workers and --scheduler need --output-dir" in capsys.readouterr().err
+    assert main(["process", "--input", str(files[0]), "--output", str(tmp_path / "x.nc"), "--output-dir",
+                 str(tmp_path / "dl1")]) == 1
+    assert "either --output" in capsys.readouterr().err
+    assert main(["process", "--output-dir", str(tmp_path / "dl1")]) == 1
+    assert "--output-dir needs --input" in capsys.readouterr().err
+    assert not (tmp_path / "x.nc").exists()
 
 
 def test_a_killed_worker_is_retried_then_reported(runs, tmp_path, cluster):
