@@ -29,15 +29,19 @@ def data_dir():
     return Path(value) if value else None
 
 
+def _missing(reason):
+    """Skip a test that lacks its data, or fail it under ``CI=true``."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def data_file(name):
     """Path of a sample file; skip (or fail under CI=true) when it is missing."""
     folder = data_dir()
     path = folder / name if folder else None
     if path is None or not path.is_file():
-        reason = f"sample file {name} not found (set IACTX_DATA_PATH to the folder holding it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _missing(f"sample file {name} not found (set IACTX_DATA_PATH to the folder holding it)")
     return path
 
 
@@ -46,10 +50,7 @@ def amplify_tool():
     folder = data_dir()
     path = folder.parent.parent / "tools" / "amplify_simtel.py" if folder else None
     if path is None or not path.is_file():
-        reason = f"amplify tool not found at {path} (it sits in the tools folder beside the data)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _missing(f"amplify tool not found at {path} (it sits in the tools folder beside the data)")
     return path
 
 
