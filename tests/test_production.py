@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+import zstandard
 from conftest import data_file
 from distributed import Client, LocalCluster
 from worker_faults import KillWhenStarting
@@ -82,12 +83,19 @@ def test_report_names_the_bad_file_and_a_rerun_processes_only_missing_outputs(ru
     folder, files = runs
     bad = tmp_path / "bad.simtel.zst"
     bad.write_bytes(b"not a sim_telarray file at all")
+    cut = tmp_path / "cut.simtel"  # inside its third event: two complete ones and a warning
+    whole = zstandard.ZstdDecompressor().stream_reader(files[2].read_bytes()).read()
+    cut.write_bytes(whole[: int(0.7 * len(whole))])
     out = tmp_path / "dl1"
-    report = process_files([*files, bad], out, client=cluster, progress=False)
+    report = process_files([*files, bad, cut], out, client=cluster, progress=False)
     assert not report.ok
-    assert [f.status for f in report.files] == ["done", "done", "done", "failed"]
+    assert [f.status for f in report.files] == ["done", "done", "done", "failed", "done"]
     assert str(bad) in report.failed[0].error and str(bad) in str(report)
-    assert report.n_tel_events == 9 + 9 + 3
+    assert report.n_tel_events == 9 + 9 + 3 + 2
+    assert report.files[-1].n_events == 2
+    assert any("cut.simtel is truncated or corrupt after 2 complete events" in w for w in report.files[-1].warnings)
+    assert not any("truncated" in w for w in report.files[0].warnings)
+    (out / "cut.dl1.nc").unlink()
     assert all(f.peak_memory_mb > 50 and f.seconds > 0 and f.worker for f in report.done)
     (out / "stereo_102.dl1.nc").unlink()
     (out / ".stereo_101.dl1.nc.abc.part").write_bytes(b"left by a killed run")

@@ -219,11 +219,15 @@ def process_one(input_path, output_path, config, *, overwrite=False, max_events=
         except Exception as err:  # noqa: BLE001 - any failure of one input is reported, the others go on
             return FileSummary(str(input_path), str(output_path), "failed", seconds=time.perf_counter() - start,
                                peak_memory_mb=_peak_memory_mb(), error=_one_line(err),
-                               warnings=tuple(str(w.message) for w in caught), worker=worker)
+                               warnings=_messages(caught), worker=worker)
     return FileSummary(str(input_path), str(output_path), "done", n_events=record["n_events"],
                        n_tel_events=record["n_tel_events"], seconds=time.perf_counter() - start,
-                       peak_memory_mb=_peak_memory_mb(), warnings=tuple(str(w.message) for w in caught),
-                       worker=worker)
+                       peak_memory_mb=_peak_memory_mb(), warnings=_messages(caught), worker=worker)
+
+
+def _messages(caught):
+    """The distinct messages of the user warnings (truncated files, fallbacks, ...) among ``caught``."""
+    return tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
 
 
 def _earlier_summary(input_path, output_path, worker):
