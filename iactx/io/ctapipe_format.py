@@ -31,16 +31,26 @@ import os
 import tempfile
 import uuid
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from .ctapipe_schema import (DATA_MODEL_VERSION, GEOMETRY_COLUMNS, IMPACT_COLUMNS, PARAMETER_GROUPS, SHOWER_COLUMNS,
-                             TRUE_PARAMETER_GROUPS, columns)
+from .ctapipe_schema import (
+    DATA_MODEL_VERSION,
+    GEOMETRY_COLUMNS,
+    IMPACT_COLUMNS,
+    MUON_GROUPS,
+    PARAMETER_GROUPS,
+    SHOWER_COLUMNS,
+    TRUE_PARAMETER_GROUPS,
+    columns,
+    field_name,
+)
 from .shower_distribution import SHOWER_DISTRIBUTION_PATH
 
 __all__ = ["CtapipeDL1Writer", "write_ctapipe_dl1"]
+
 
 def _filters():
     import tables
@@ -95,14 +105,17 @@ def _string(name, values):
     return _Column(name, values, values.dtype, transform="string", MAXLEN=np.int64(values.dtype.itemsize))
 
 
-def _from_schema(ds, schema, prefixes, *, fill=np.nan):
-    """Columns of ``schema`` from the variables of ``ds`` (``fill`` where a variable is missing)."""
-    from .ctapipe_schema import field_name
+def _from_schema(ds, schema, prefixes):
+    """Columns of ``schema`` from the variables of ``ds``.
 
+    A variable missing from ``ds`` gives NaN (float), False (bool) or -1
+    (integer columns), ctapipe's values for "not computed".
+    """
     out = []
     n = ds.sizes["tel_event"] if "tel_event" in ds.sizes else ds.sizes["event"]
+    missing = {"f": np.nan, "b": False}
     for name, dtype, unit, _ in schema:
-        values = ds[name].values if name in ds else np.full(n, fill if np.dtype(dtype).kind == "f" else -1)
+        values = ds[name].values if name in ds else np.full(n, missing.get(np.dtype(dtype).kind, -1))
         out.append(_Column(name, values, dtype, unit, field=field_name(name, prefixes)))
     return out
 
@@ -207,7 +220,8 @@ def _write_instrument(h5, tree, tel_events):
     optics = list(zip(*optics_keys))
     _write_table(h5, "/configuration/instrument/telescope/optics", [
         _string("optics_name", optics[0]), _string("size_type", optics[1]),
-        _string("reflector_shape", [s.upper() for s in optics[2]]), _Column("mirror_area", optics[3], "<f8", "m**2"),
+        _string("reflector_shape", [s.upper().replace("-", "_") for s in optics[2]]),  # ReflectorShape values
+        _Column("mirror_area", optics[3], "<f8", "m**2"),
         _Column("n_mirrors", optics[4], "<i8"), _Column("n_mirror_tiles", optics[5], "<i8"),
         _Column("equivalent_focal_length", optics[6], "<f8", "m"),
         _Column("effective_focal_length", optics[7], "<f8", "m")],
@@ -279,7 +293,7 @@ def _write_observation_blocks(h5, root, obs_ids, *, simulated):
         _Column("actual_start_time", start, "<f8", transform="time", TIME_FORMAT="mjd", TIME_SCALE="tai"),
         _Column("actual_duration", np.full(n, np.nan), "<f8", "min")])
     _write_table(h5, "/configuration/observation/scheduling_block", [
-        _Column("sb_id", obs_ids, "<u8"), _enum("sb_type", np.full(n, -1), "SchedulingBlockType"),
+        _Column("sb_id", obs_ids, "<u8"), _enum("sb_type", np.zeros(n), "SchedulingBlockType"),
         _string("producer_id", [producer] * n), _enum("observing_mode", np.full(n, -1), "ObservingMode"),
         _enum("pointing_mode", np.full(n, 1), "PointingMode")])
 
@@ -356,11 +370,17 @@ def _write_events(h5, tree, tel_events, tel_ids):
         _write_table(h5, "/dl2/event/subarray/geometry/HillasReconstructor", cols)
 
 
-def _write_telescope_tables(h5, tel_events):
-    """Per telescope: DL1 parameters and images, true images and parameters, impact distances."""
+def _write_telescope_tables(h5, tel_events, *, simulated):
+    """Per telescope: DL1 parameters, muon parameters and images, true images and parameters, impact distances.
+
+    Like ctapipe, simulated events always get ``/simulation/event/telescope/images``:
+    the true image and its sum when the tree holds true images, else only
+    ``true_image_sum`` = -1 (unknown), which ctapipe's ``HDF5EventSource`` needs.
+    """
     parameters = columns(PARAMETER_GROUPS)
     true_parameters = columns(TRUE_PARAMETER_GROUPS)
-    prefixes = [p for p, _ in PARAMETER_GROUPS + TRUE_PARAMETER_GROUPS]
+    muon = columns(MUON_GROUPS)
+    prefixes = [p for p, _ in PARAMETER_GROUPS + TRUE_PARAMETER_GROUPS + MUON_GROUPS]
     for _, cam, obs, event, tel in tel_events:
         for tel_id in np.unique(tel).tolist():
             sel = cam.isel(tel_event=np.flatnonzero(tel == tel_id))
@@ -370,6 +390,8 @@ def _write_telescope_tables(h5, tel_events):
             if "hillas_intensity" in sel:
                 _write_table(h5, f"/dl1/event/telescope/parameters/{name}",
                              index + _from_schema(sel, parameters, prefixes))
+            if "muonring_radius" in sel:
+                _write_table(h5, f"/dl1/event/telescope/muon/{name}", index + _from_schema(sel, muon, prefixes))
             if "image" in sel:
                 n = sel.sizes["tel_event"]
                 is_valid = sel["is_valid"].values if "is_valid" in sel else np.ones(n, bool)
@@ -382,6 +404,9 @@ def _write_telescope_tables(h5, tel_events):
                 _write_table(h5, f"/simulation/event/telescope/images/{name}", index + [
                     _Column("true_image_sum", np.where(true_image < 0, 0, true_image).sum(axis=1), "<i4"),
                     _Column("true_image", true_image, "<i4")])
+            elif simulated:
+                _write_table(h5, f"/simulation/event/telescope/images/{name}",
+                             index + [_Column("true_image_sum", np.full(len(index[0].values), -1), "<i4")])
             if "true_hillas_intensity" in sel:
                 _write_table(h5, f"/simulation/event/telescope/parameters/{name}",
                              index + _from_schema(sel, true_parameters, prefixes))
@@ -403,32 +428,48 @@ def _write_shower_distribution(h5, tree, known):
         _Column("histogram", dist["histogram"].values, "<f4")])
 
 
+#: ctapipe's data levels in the order it lists them, each with the variable that makes a tree hold it
+_DATA_LEVELS = {"DL1_IMAGES": "image", "DL1_PARAMETERS": "hillas_intensity", "DL1_MUON": "muonring_radius",
+                "DL2": "HillasReconstructor_alt"}
+
+
 def _data_levels(tree, tel_events):
-    levels = []
-    names = set().union(*(cam.data_vars for _, cam, *_ in tel_events)) if tel_events else set()
-    if "image" in names:
-        levels.append("DL1_IMAGES")
-    if "hillas_intensity" in names:
-        levels.append("DL1_PARAMETERS")
-    if "HillasReconstructor_alt" in tree.to_dataset(inherit=False):
-        levels.append("DL2")
-    return levels
+    """ctapipe data levels (keys of ``_DATA_LEVELS``) held by ``tree``."""
+    names = set(tree.to_dataset(inherit=False).data_vars).union(*(cam.data_vars for _, cam, *_ in tel_events))
+    return {level for level, name in _DATA_LEVELS.items() if name in names}
 
 
-def _reference_metadata(tree, levels):
-    """CTA reference metadata of the root (product, activity, process, contact, instrument)."""
+def _now():
+    """The current UTC time as ctapipe writes it in the reference metadata."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _reference_metadata(tree, levels, *, activity, start):
+    """CTA reference metadata of the root (product, activity, process, contact, instrument).
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        First batch written (instrument and simulation attributes).
+    levels : list of str
+        Data levels, in ctapipe's order.
+    activity : str
+        Name of the activity (the tool) that made the file.
+    start : str
+        Start time of the activity, from :func:`_now`.
+    """
     from .. import __version__
 
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    now = _now()
     simulated = "simulation_n_showers" in tree.attrs
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
     return {
-        "CTA ACTIVITY ID": str(uuid.uuid4()), "CTA ACTIVITY NAME": str(tree.attrs.get("iactx_tool", "iactx")),
+        "CTA ACTIVITY ID": str(uuid.uuid4()), "CTA ACTIVITY NAME": activity,
         "CTA ACTIVITY SOFTWARE NAME": "iactx", "CTA ACTIVITY SOFTWARE VERSION": __version__,
-        "CTA ACTIVITY START TIME": now, "CTA ACTIVITY STOP TIME": now, "CTA ACTIVITY TYPE": "software",
+        "CTA ACTIVITY START TIME": start, "CTA ACTIVITY STOP TIME": now, "CTA ACTIVITY TYPE": "software",
         "CTA CONTACT EMAIL": "unknown", "CTA CONTACT NAME": user, "CTA CONTACT ORGANIZATION": "unknown",
         "CTA INSTRUMENT CLASS": "Other",
         "CTA INSTRUMENT ID": str(tree["instrument"].attrs.get("subarray_name", "unknown")),
@@ -473,6 +514,7 @@ class CtapipeDL1Writer:
         os.close(fd)
         self._tmp = Path(tmp)
         self._h5 = tables.open_file(tmp, mode="w")
+        self._start = _now()
         self._tel_ids = None
         self._known_runs = set()
         self._known_distributions = set()
@@ -489,7 +531,7 @@ class CtapipeDL1Writer:
             self._first = tree
         _write_configuration(self._h5, tree, tel_events, self._known_runs)
         _write_events(self._h5, tree, tel_events, self._tel_ids)
-        _write_telescope_tables(self._h5, tel_events)
+        _write_telescope_tables(self._h5, tel_events, simulated="simulation_n_showers" in tree.attrs)
         if SHOWER_DISTRIBUTION_PATH.strip("/") in {n.path.strip("/") for n in tree.subtree}:
             _write_shower_distribution(self._h5, tree, self._known_distributions)
         self._levels.update(_data_levels(tree, tel_events))
@@ -504,15 +546,20 @@ class CtapipeDL1Writer:
         if self._first is None:
             self.abort()
             raise ValueError(f"nothing was written to {self.path}: no events")
-        order = ["DL1_IMAGES", "DL1_PARAMETERS", "DL2"]
-        levels = [level for level in order if level in self._levels]
         import tables
 
-        with warnings.catch_warnings():  # ctapipe's attribute names have spaces, unusable as Python names
-            warnings.simplefilter("ignore", tables.NaturalNameWarning)
-            for key, value in {**self._extra_attrs, **_reference_metadata(self._first, levels)}.items():
-                self._h5.root._v_attrs[key] = value
-        self._h5.close()
+        levels = [level for level in _DATA_LEVELS if level in self._levels]
+        metadata = _reference_metadata(self._first, levels, start=self._start,
+                                       activity=str(self._extra_attrs.get("created_by", "iactx")))
+        try:
+            with warnings.catch_warnings():  # ctapipe's attribute names have spaces, unusable as Python names
+                warnings.simplefilter("ignore", tables.NaturalNameWarning)
+                for key, value in {**self._extra_attrs, **metadata}.items():
+                    self._h5.root._v_attrs[key] = value
+            self._h5.close()
+        except BaseException:
+            self.abort()
+            raise
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode

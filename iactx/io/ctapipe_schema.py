@@ -1,15 +1,26 @@
 """Columns of ctapipe's HDF5 DL1/DL2 tables (data model v7), as ctapipe 0.32 writes them.
 
-Shared by the writer (:mod:`iactx.io.ctapipe_format`) and the reader
-(:mod:`iactx.io.ctapipe_reader`). A column is ``(name, dtype, ctapipe unit,
+Used by the writer (:mod:`iactx.io.ctapipe_format`). A column is ``(name, dtype, ctapipe unit,
 iactx unit)``; its field name inside ctapipe's container is the column name
 without its group prefix (``hillas_fov_lon`` -> ``fov_lon``).
 """
 
 from __future__ import annotations
 
-__all__ = ["DATA_MODEL_VERSION", "EVENT_INDEX", "TEL_EVENT_INDEX", "PARAMETER_GROUPS", "TRUE_PARAMETER_GROUPS",
-           "SHOWER_COLUMNS", "GEOMETRY_COLUMNS", "IMPACT_COLUMNS", "columns", "field_name", "EVENT_TYPES"]
+__all__ = [
+    "DATA_MODEL_VERSION",
+    "EVENT_INDEX",
+    "EVENT_TYPES",
+    "GEOMETRY_COLUMNS",
+    "IMPACT_COLUMNS",
+    "MUON_GROUPS",
+    "PARAMETER_GROUPS",
+    "SHOWER_COLUMNS",
+    "TEL_EVENT_INDEX",
+    "TRUE_PARAMETER_GROUPS",
+    "columns",
+    "field_name",
+]
 
 #: version of ctapipe's data model that the files declare
 DATA_MODEL_VERSION = "v7.6.0"
@@ -50,6 +61,23 @@ PARAMETER_GROUPS = [
 TRUE_PARAMETER_GROUPS = [
     ("true_hillas", _HILLAS), ("true_leakage", _TRUE_LEAKAGE), ("true_concentration", _CONCENTRATION),
     ("true_morphology", _MORPHOLOGY), ("true_intensity", _statistics(("<i4", "<f8"), "<f8", "pe")),
+]
+#: groups of ``/dl1/event/telescope/muon/tel_NNN`` (ring fit, ring parameters, optical efficiency)
+MUON_GROUPS = [
+    ("muonring", [(name, "<f8", "deg", "deg") for name in (
+        "center_fov_lon", "center_fov_lat", "radius", "center_fov_lon_err", "center_fov_lat_err", "radius_err",
+        "center_phi", "center_distance")]),
+    ("muonparameters", [
+        ("containment", "<f8", None, None), ("completeness", "<f8", None, None),
+        ("intensity_ratio", "<f4", None, None), ("mean_squared_error", "<f8", "deg**2", "deg2"),
+        ("ring_intensity", "<f4", None, "pe"), ("intensity_outside_ring", "<f4", None, "pe"),
+        ("n_pixels_in_ring", "<i8", None, None), ("mean_intensity_outside_ring", "<f4", None, "pe"),
+        ("radial_std_dev", "<f8", "deg", "deg"), ("skewness", "<f8", None, None),
+        ("excess_kurtosis", "<f8", None, None)]),
+    ("muonefficiency", [
+        ("width", "<f8", "deg", "deg"), ("impact", "<f8", "m", "m"), ("impact_x", "<f8", "m", "m"),
+        ("impact_y", "<f8", "m", "m"), ("optical_efficiency", "<f8", None, None), ("is_valid", "?", None, None),
+        ("parameters_at_limit", "?", None, None), ("likelihood_value", "<f8", None, None)]),
 ]
 #: ``/simulation/event/subarray/shower`` after the event index
 SHOWER_COLUMNS = [("true_energy", "<f8", "TeV", "TeV"), ("true_alt", "<f8", "deg", "deg"),
