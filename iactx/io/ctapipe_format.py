@@ -27,15 +27,13 @@ name and renamed when complete.
 from __future__ import annotations
 
 import getpass
-import os
-import tempfile
 import uuid
 import warnings
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 
+from .atomic import AtomicOutput
 from .ctapipe_schema import (
     DATA_MODEL_VERSION,
     GEOMETRY_COLUMNS,
@@ -484,7 +482,7 @@ def _reference_metadata(tree, levels, *, activity, start):
     }
 
 
-class CtapipeDL1Writer:
+class CtapipeDL1Writer(AtomicOutput):
     """Write event trees batch by batch into one ctapipe-format HDF5 file, atomically.
 
     The first batch fixes the instrument; every batch appends its events to
@@ -504,16 +502,8 @@ class CtapipeDL1Writer:
     def __init__(self, path, *, overwrite=False):
         import tables
 
-        path = Path(os.fspath(path)).expanduser()
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"output file exists: {path} (pass overwrite=True to replace it)")
-        if not path.parent.is_dir():
-            raise FileNotFoundError(f"output directory does not exist: {path.parent}")
-        self.path = path
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
-        self._h5 = tables.open_file(tmp, mode="w")
+        super().__init__(path, overwrite=overwrite)
+        self._h5 = tables.open_file(self._tmp, mode="w")
         self._start = _now()
         self._tel_ids = None
         self._known_runs = set()
@@ -560,26 +550,13 @@ class CtapipeDL1Writer:
         except BaseException:
             self.abort()
             raise
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode
-        os.replace(self._tmp, self.path)
-        return self.path
+        return self._publish()
 
     def abort(self):
         """Close and remove the temporary file; nothing is left behind."""
         if self._h5.isopen:
             self._h5.close()
-        self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+        super().abort()
 
 
 def write_ctapipe_dl1(tree, path, *, overwrite=False):

@@ -18,14 +18,12 @@ state of the heap).
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .atomic import AtomicOutput
 from .errors import check_input_file, first_bytes
 from .event_tree import TEL_EVENT_LEVELS
 from .shower_distribution import SHOWER_DISTRIBUTION_PATH
@@ -161,7 +159,7 @@ def _flat_nodes(tree):
     return nodes
 
 
-class EventTreeWriter:
+class EventTreeWriter(AtomicOutput):
     """Write event trees batch by batch into one NetCDF-4 file, atomically.
 
     The first batch fixes the layout (groups, variables, static data such as
@@ -186,15 +184,7 @@ class EventTreeWriter:
     """
 
     def __init__(self, path, *, overwrite=False):
-        path = Path(os.fspath(path)).expanduser()
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"output file exists: {path} (pass overwrite=True to replace it)")
-        if not path.parent.is_dir():
-            raise FileNotFoundError(f"output directory does not exist: {path.parent}")
-        self.path = path
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        super().__init__(path, overwrite=overwrite)
         self._encoding = None
         self._variables = {}
         self._optional = {}
@@ -320,24 +310,7 @@ class EventTreeWriter:
 
             with netCDF4.Dataset(self._tmp, "a") as f:
                 f.setncatts(self._extra_attrs)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode
-        os.replace(self._tmp, self.path)
-        return self.path
-
-    def abort(self):
-        """Remove the temporary file; nothing is left behind."""
-        self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+        return self._publish()
 
 
 def write_dl1(tree, path, *, overwrite=False):

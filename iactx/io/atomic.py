@@ -1,0 +1,69 @@
+"""Output files that appear only when complete."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["AtomicOutput"]
+
+
+class AtomicOutput:
+    """Base of writers whose file is written under a temporary name and renamed when complete.
+
+    The temporary file, ``.<name>.<random>.part`` beside ``path``, is
+    ``self._tmp``; :meth:`_publish` gives it the usual permissions and moves it
+    to ``path``; :meth:`abort` removes it. Used as a context manager, an error
+    or interruption inside the ``with`` block aborts, a normal end closes.
+
+    Parameters
+    ----------
+    path : str or Path
+        The output file.
+    overwrite : bool
+        Replace an existing file (only once the new one is complete).
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is false.
+    FileNotFoundError
+        The folder of ``path`` does not exist.
+    """
+
+    def __init__(self, path, *, overwrite=False):
+        path = Path(os.fspath(path)).expanduser()
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"output file exists: {path} (pass overwrite=True to replace it)")
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"output directory does not exist: {path.parent}")
+        self.path = path
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+
+    def close(self):
+        """Finish the file and move it to its final name (subclasses write, then :meth:`_publish`)."""
+        raise NotImplementedError
+
+    def _publish(self):
+        """Move the complete temporary file to ``path``; return ``path``."""
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self):
+        """Remove the temporary file; nothing is left behind."""
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
