@@ -514,7 +514,16 @@ class CtapipeDL1Writer(AtomicOutput):
         self.n_events = 0
 
     def append(self, tree):
-        """Append the events of ``tree`` (same instrument as the first batch)."""
+        """Append the events of ``tree`` (same instrument as the first batch).
+
+        A batch without events (all rejected by an event selection) adds
+        only its run's shower distribution, if it carries one.
+        """
+        has_distribution = SHOWER_DISTRIBUTION_PATH.strip("/") in {n.path.strip("/") for n in tree.subtree}
+        if not tree.sizes.get("event", 0):
+            if has_distribution:
+                _write_shower_distribution(self._h5, tree, self._known_distributions)
+            return
         tel_events = _tel_events(tree)
         if self._tel_ids is None:
             self._tel_ids = _write_instrument(self._h5, tree, tel_events)
@@ -522,7 +531,7 @@ class CtapipeDL1Writer(AtomicOutput):
         _write_configuration(self._h5, tree, tel_events, self._known_runs)
         _write_events(self._h5, tree, tel_events, self._tel_ids)
         _write_telescope_tables(self._h5, tel_events, simulated="simulation_n_showers" in tree.attrs)
-        if SHOWER_DISTRIBUTION_PATH.strip("/") in {n.path.strip("/") for n in tree.subtree}:
+        if has_distribution:
             _write_shower_distribution(self._h5, tree, self._known_distributions)
         self._levels.update(_data_levels(tree, tel_events))
         self.n_events += tree.sizes.get("event", 0)

@@ -165,9 +165,10 @@ class EventTreeWriter(AtomicOutput):
     The first batch fixes the layout (groups, variables, static data such as
     ``/instrument``); later batches are appended along ``event`` and
     ``tel_event``. Nodes of :data:`PER_RUN_NODES` may come with any batch
-    (a sim_telarray run's last one) and gain a row along ``obs`` per run. Everything goes to a temporary file beside ``path`` that
-    is renamed on :meth:`close`; on an error or interruption inside a
-    ``with`` block the temporary file is removed and no output exists.
+    (a sim_telarray run's last one) and gain a row along ``obs`` per run.
+    Everything goes to a temporary file beside ``path`` that is renamed on
+    :meth:`close`; on an error or interruption inside a ``with`` block the
+    temporary file is removed and no output exists.
 
     Parameters
     ----------

@@ -53,12 +53,13 @@ CTAPIPE_ALIASES = {
 def build_registry():
     """Every configurable component of ``iactx process``, with ctapipe's section names."""
     from ..calib.calibrator import COMPONENTS as CALIBRATION
+    from ..event_selection import COMPONENTS as SELECTION
     from ..image.muon import MUON_COMPONENTS as MUONS
     from ..image.processor import COMPONENTS as IMAGE
     from ..reco import COMPONENTS as STEREO
 
     components = {"ProcessorTool": ProcessorTool, "EventSource": EventSource, "DataWriter": DataWriter,
-                  **CALIBRATION, **IMAGE, **MUONS, **STEREO}
+                  **SELECTION, **CALIBRATION, **IMAGE, **MUONS, **STEREO}
     return ComponentRegistry(components, aliases=CTAPIPE_ALIASES, tool="ProcessorTool")
 
 
@@ -165,7 +166,12 @@ def _progress(enabled, total, description):
 def run_processing(registry, config, *, tool="iactx process"):
     """Run the configured processing; return the provenance record.
 
-    One :class:`~iactx.image.processor.ImageProcessor` serves the whole run,
+    Every batch goes through the event selection
+    (:class:`~iactx.event_selection.EventTypeFilter`,
+    :class:`~iactx.event_selection.SoftwareTrigger`), the DL1 chain and, if
+    asked, the stereo reconstruction and the muon analysis. A batch the
+    selection empties is still written: it may carry its run's shower
+    distribution. One :class:`~iactx.image.processor.ImageProcessor` serves the whole run,
     so state it carries from batch to batch (the random starts of the timing
     fits) follows the events in file order.
 
@@ -195,7 +201,7 @@ def run_processing(registry, config, *, tool="iactx process"):
     total = None if not source.input_url else source.max_events
     if not source.input_url:
         total = min(source.toy_events, source.max_events or source.toy_events)
-    done = tel_events = 0
+    done = written = tel_events = 0
     try:
         ctapipe_format = writer_config.output_format == "ctapipe"
         if ctapipe_format:
@@ -205,8 +211,11 @@ def run_processing(registry, config, *, tool="iactx process"):
         with writer_class(output, overwrite=writer_config.overwrite) as writer, \
                 _progress(options.progress_bar, total, tool) as bar:
             image_processor = ImageProcessor(config)
+            event_type_filter = registry.create("EventTypeFilter", config)
+            software_trigger = registry.create("SoftwareTrigger", config)
             for batch in _input_batches(source):
-                tree = image_processor(batch)
+                # as ctapipe-process: event types, then the stereo trigger of the subarray, before the DL1 chain
+                tree = image_processor(software_trigger(event_type_filter(batch)))
                 if options.reconstruct:
                     from ..reco import reconstruct_chain
 
@@ -217,11 +226,12 @@ def run_processing(registry, config, *, tool="iactx process"):
                     tree = muon_tree(tree, config, only_muons=tool == "iactx muons")
                 writer.append(select_output(tree, writer_config))
                 n = batch.sizes["event"]
-                tel_events += sum(batch[name].sizes["tel_event"] for name in batch.iact.cameras)
+                written += tree.sizes["event"]
+                tel_events += sum(tree[name].sizes["tel_event"] for name in tree.iact.cameras)
                 _release(batch, tree)
                 done += n
                 bar.update(n)
-            record = provenance.finish(n_events=done, n_tel_events=tel_events)
+            record = provenance.finish(n_events=done, n_events_written=written, n_tel_events=tel_events)
             writer.update_attrs(**provenance.as_attrs())
     except BaseException:
         log.error("stopped after %d events; no output written to %s", done, output)

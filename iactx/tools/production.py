@@ -220,7 +220,7 @@ def process_one(input_path, output_path, config, *, overwrite=False, max_events=
             return FileSummary(str(input_path), str(output_path), "failed", seconds=time.perf_counter() - start,
                                peak_memory_mb=_peak_memory_mb(), error=_one_line(err),
                                warnings=_messages(caught), worker=worker)
-    return FileSummary(str(input_path), str(output_path), "done", n_events=record["n_events"],
+    return FileSummary(str(input_path), str(output_path), "done", n_events=record["n_events_written"],
                        n_tel_events=record["n_tel_events"], seconds=time.perf_counter() - start,
                        peak_memory_mb=_peak_memory_mb(), warnings=_messages(caught), worker=worker)
 
@@ -246,7 +246,7 @@ def _earlier_summary(input_path, output_path, worker):
         record = json.loads(f.attrs.get("provenance", "{}"))
     if [i.get("path") for i in record.get("inputs", [])] != [str(Path(input_path).resolve())]:
         return None
-    return FileSummary(str(input_path), str(output_path), "done", n_events=record.get("n_events", 0),
+    return FileSummary(str(input_path), str(output_path), "done", n_events=record.get("n_events_written", 0),
                        n_tel_events=record.get("n_tel_events", 0), seconds=record.get("duration", 0.0),
                        peak_memory_mb=_peak_memory_mb(), worker=worker)
 
