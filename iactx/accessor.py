@@ -229,6 +229,49 @@ class IactDatasetAccessor:
         return merge_into(self._ds, image_parameters(self._ds, frame, quality=query, timing_starts=timing_starts,
                                                      rng=np.random.default_rng(seed)))
 
+    def to_square(self, variable="image", *, fill_value=None):
+        """A variable along ``pixel`` on the camera's square grid, dims ``(tel_event, row, col)``.
+
+        Parameters
+        ----------
+        variable : str
+            Variable of this group, e.g. ``"image"`` [p.e.], ``"peak_time"`` [ns], ``"image_mask"``.
+        fill_value : scalar, optional
+            Value of the cells without a pixel; default NaN for floating-point data, 0 (False) otherwise.
+
+        Returns
+        -------
+        xarray.DataArray
+            With ``row``, ``col``, the cell centres ``x``, ``y`` [m] and ``pix_id`` (-1 for no pixel).
+
+        See Also
+        --------
+        iactx.image.square_images.to_square_image
+        """
+        from .image.square_images import to_square_image
+
+        return to_square_image(self._ds, variable, fill_value=fill_value)
+
+    def from_square(self, square):
+        """Pixel values ``(tel_event, pixel)`` read back from ``square`` on this camera's grid.
+
+        Parameters
+        ----------
+        square : xarray.DataArray
+            Dims ``(tel_event, row, col)``, as made by :meth:`to_square`.
+
+        Returns
+        -------
+        xarray.DataArray
+
+        See Also
+        --------
+        iactx.image.square_images.from_square_image
+        """
+        from .image.square_images import from_square_image
+
+        return from_square_image(square, self._ds)
+
     @property
     def plot(self):
         """Plots of this camera group: ``.plot.camera()``, ``.plot.waveforms()``, ``.plot.browser()``."""
