@@ -69,7 +69,6 @@ def test_waveform_is_the_calibration_formula_of_the_raw_samples(sample_name):
     checked = 0
     with SimTelFile(str(data_file(sample_name)), skip_calibration=not calibration) as f:
         events = list(f)
-        descriptions = f.telescope_descriptions
     for event_id, event in zip(_expected_event_ids(events), events):
         for tel_id, tel_event in event["telescope_events"].items():
             camera = tree["instrument"].ds["camera_name"].sel(tel=tel_id).item()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 import param
-import xarray as xr
 
 from .._apply import apply_kernel
 from ..config.criteria import compile_criterion

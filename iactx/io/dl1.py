@@ -361,7 +361,12 @@ def is_dl1_file(path):
 
 
 def _open_one(path, chunks):
+    from .ctapipe_reader import is_ctapipe_file, read_ctapipe_dl1
+
     path = check_input_file(path)
+    if is_ctapipe_file(path):
+        tree = read_ctapipe_dl1(path)
+        return tree if chunks is None else tree.chunk(chunks)
     if not is_dl1_file(path):
         raise ValueError(f"{path} is not an iactx event-tree file (NetCDF-4 with iactx_format); "
                          f"it starts with {first_bytes(path)}")
@@ -374,6 +379,11 @@ def _open_one(path, chunks):
 
 def open_dl1(path_or_paths, *, chunks=None):
     """Open event-tree files written by :func:`write_dl1` or ``iactx process``.
+
+    A ctapipe DL1/DL2 HDF5 file (``ctapipe-process`` output, or iactx's
+    ``--output-format ctapipe``) is recognised by its content and read into
+    an event tree too (:func:`iactx.io.ctapipe_reader.read_ctapipe_dl1`; one
+    file at a time).
 
     Parameters
     ----------

@@ -1,16 +1,18 @@
 """Pick the right reader for a file by its content.
 
-Built-in sources: sim_telarray files, iactx event-tree files and the toy
-simulation (addresses ``"toy"``, ``"toy:gamma"``, ``"toy:muon"`` instead of
-a file). Other packages add readers through the entry-point group
-``iactx.sources``; an entry point names an object with
-``is_compatible(path) -> bool`` and ``read(path, **options) -> DataTree``.
+Built-in sources: sim_telarray files, iactx event-tree files, ctapipe
+DL1/DL2 HDF5 files and the toy simulation (addresses ``"toy"``,
+``"toy:gamma"``, ``"toy:muon"`` instead of a file). Other packages add
+readers through the entry-point group ``iactx.sources``; an entry point
+names an object with ``is_compatible(path) -> bool`` and
+``read(path, **options) -> DataTree``.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from .ctapipe_reader import is_ctapipe_file, read_ctapipe_dl1
 from .dl1 import is_dl1_file, open_dl1
 from .errors import check_input_file, first_bytes
 from .simtel import SimtelSource, read_simtel
@@ -33,6 +35,7 @@ def _builtin_sources():
 
     return [
         Source("dl1", is_dl1_file, lambda path, **kw: open_dl1(path, **kw)),
+        Source("ctapipe", is_ctapipe_file, read_ctapipe_dl1),
         Source("simtel", SimtelSource.is_compatible, read_simtel),
         Source("toy", ToySource.is_compatible, ToySource.read, needs_file=False),
     ]

@@ -21,6 +21,7 @@ log = logging.getLogger("iactx")
 
 
 def _info(args):
+    from ..io.ctapipe_reader import is_ctapipe_file, read_ctapipe_dl1
     from ..io.dl1 import is_dl1_file, open_dl1
     from ..io.errors import check_input_file
     from ..io.simtel import SimtelSource
@@ -30,6 +31,8 @@ def _info(args):
         path = check_input_file(name)
         if is_dl1_file(path):
             text = summarize(open_dl1(path), title=f"{path} (iactx event tree)")
+        elif is_ctapipe_file(path):
+            text = summarize(read_ctapipe_dl1(path), title=f"{path} (ctapipe DL1 file)")
         elif SimtelSource.is_compatible(path):
             text = _simtel_summary(path, SimtelSource, summarize)
         else:

@@ -143,6 +143,15 @@ def _input_batches(source):
             yield batch
 
 
+def _has_pixels(tree):
+    """Whether some camera group has waveforms or images to compute parameters from.
+
+    Inputs with parameters only (a DL1 file written without images) are
+    carried through as they are.
+    """
+    return any({"waveform", "image"} & set(tree[name].data_vars) for name in tree.iact.cameras)
+
+
 def _release(*trees):
     """Free finished trees now rather than at the next garbage collection.
 
@@ -215,7 +224,8 @@ def run_processing(registry, config, *, tool="iactx process"):
             software_trigger = registry.create("SoftwareTrigger", config)
             for batch in _input_batches(source):
                 # as ctapipe-process: event types, then the stereo trigger of the subarray, before the DL1 chain
-                tree = image_processor(software_trigger(event_type_filter(batch)))
+                tree = software_trigger(event_type_filter(batch))
+                tree = image_processor(tree) if _has_pixels(tree) else tree  # parameters only: carried through
                 if options.reconstruct:
                     from ..reco import reconstruct_chain
 
