@@ -2,9 +2,10 @@
 
 A production of ``--files`` runs (``iactx.datasets.make_runs``: the
 ``camsettings_v6`` sample, LSTCam and NectarCam, its shower repeated
-``--repeats`` times per run) is processed by ``iactx.process_files`` on an
-embedded-style LocalCluster of 1 and of 2 single-threaded worker processes,
-started before the clock runs (the numba cache is warm from a first run).
+``--repeats`` times per run) is processed by ``iactx.process_files`` on a
+LocalCluster of 1 and of 2 single-threaded worker processes, set up as the
+embedded one (``CLUSTER_CONFIG``, ``WORKER_ENVIRONMENT``) but started before
+the clock runs (the numba cache is warm from a first run).
 The worker counts alternate over ``--rounds`` rounds; reported are the
 median wall time of a production, its throughput in telescope events per
 second, the speed-up of 2 workers over 1 (target >= 1.8 on two cores) and
@@ -38,7 +39,7 @@ from distributed import Client, LocalCluster
 import iactx
 from iactx import datasets
 from iactx.tools.merge import merge_files
-from iactx.tools.production import WORKER_ENVIRONMENT
+from iactx.tools.production import CLUSTER_CONFIG, WORKER_ENVIRONMENT
 
 TARGET_SPEEDUP = 1.8
 
@@ -46,7 +47,7 @@ TARGET_SPEEDUP = 1.8
 def _production(inputs, output, n_workers):
     """Wall time [s] and report of one production on a fresh cluster of ``n_workers`` (started beforehand)."""
     shutil.rmtree(output, ignore_errors=True)
-    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}), \
+    with dask.config.set(CLUSTER_CONFIG), \
             LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, env=WORKER_ENVIRONMENT,
                          dashboard_address=":0") as cluster, Client(cluster) as client:
         client.run(lambda: __import__("iactx.tools.process"))  # imports done before the clock runs
@@ -82,7 +83,8 @@ def _small_copies(first, folder, n):
     for i in range(n):
         copy = Path(shutil.copy(first, folder / f"small_{i:05d}.dl1.nc"))
         with h5py.File(copy, "r+") as f:
-            groups = [""] + [f"{name}/" for name, item in f.items() if isinstance(item, h5py.Group) and "obs_id" in item]
+            groups = [""] + [f"{name}/" for name, item in f.items()
+                             if isinstance(item, h5py.Group) and "obs_id" in item]
             if "simulation/shower_distribution" in f:
                 groups.append("simulation/shower_distribution/")
             for group in groups:

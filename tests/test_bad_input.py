@@ -1,9 +1,9 @@
 """Bad input gets a clear error naming the file, never a half result."""
 
 import gzip
+import time
 
 import numpy as np
-
 import pytest
 import zstandard
 from conftest import amplify_tool, data_file
@@ -100,3 +100,99 @@ def test_repeated_event_ids_get_new_unique_ids(tmp_path):
     assert tree["LSTCam"].ds.indexes["tel_event"].is_unique
     wf = tree["LSTCam"].ds["waveform"].values
     np.testing.assert_array_equal(wf[0], wf[2])
+
+
+def test_yaml_alias_bomb_is_refused_at_once(tmp_path, capsys):
+    from iactx.tools.cli import main
+
+    names = "abcdefghi"
+    lines = ["anchors:", '  a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"  {b}: &{b} [{', '.join([f'*{a}'] * 9)}]" for a, b in zip(names, names[1:])]
+    lines += ["ImageQualityQuery:", "  quality_criteria: [[big, *i]]"]  # 9**9 strings once expanded
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    assert len(bomb.read_bytes()) < 1000
+    assert main(["process", "--config", str(bomb), "--output", str(tmp_path / "out.nc")]) == 1
+    err = capsys.readouterr().err
+    assert "bomb.yaml" in err and "aliases (*name) are not allowed" in err and len(err.strip().splitlines()) == 1
+    assert main(["process", "--ImageQualityQuery.quality_criteria=&a [*a]", "--output", str(tmp_path / "o.nc")]) == 1
+    assert "aliases" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.nc"))
+
+
+def test_inputs_and_outputs_that_would_lose_data_are_refused(tmp_path, capsys):
+    from iactx.tools.cli import main
+
+    source = tmp_path / "run.simtel.zst"
+    source.write_bytes(data_file("lst_muons_with_true_photons.simtel.zst").read_bytes())
+    before = source.read_bytes()
+    cases = [
+        (["--input", str(source), "--output", str(source), "--overwrite"], "is the input"),
+        (["--input", str(source), str(tmp_path / "." / "run.simtel.zst"), "--output", str(tmp_path / "o.nc")],
+         "is given twice as input"),
+        (["--input", str(data_file("lst_with_photons.simtel.zst")), str(data_file("camsettings_v6.simtel.zst")),
+          "--output", str(tmp_path / "o.nc")], "camsettings_v6.simtel.zst has another subarray"),
+        (["--input", str(source), "--output", str(tmp_path)], "is a directory"),
+        (["--input", str(source), "--output", str(tmp_path / "o.nc"),
+          f"--DataWriter.provenance_log={tmp_path / 'no' / 'such' / 'log.json'}"], "cannot write the provenance log"),
+    ]
+    for options, message in cases:
+        assert main(["process", *options, "--no-progress"]) == 1, options
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert source.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.simtel.zst"]
+
+
+def test_two_runs_writing_one_output_do_not_replace_each_other(tmp_path):
+    from iactx.io.dl1 import EventTreeWriter
+
+    tree = iactx.read_simtel(data_file("lst_with_photons.simtel.zst"))
+    first = EventTreeWriter(tmp_path / "out.nc")
+    with pytest.warns(UserWarning, match="unless another run is writing it now"):
+        second = EventTreeWriter(tmp_path / "out.nc")
+    second.append(tree)
+    second.update_attrs(run="second")
+    second.close()
+    first.append(tree)
+    with pytest.raises(FileExistsError, match="another run wrote it while this one ran"):
+        first.close()
+    assert iactx.open_dl1(tmp_path / "out.nc").attrs["run"] == "second"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.nc"]
+
+
+def test_temporary_files_of_a_killed_run_are_named(tmp_path):
+    stale = tmp_path / ".out.nc.k2j4.part"
+    stale.write_bytes(b"left by a killed run")
+    with pytest.warns(UserWarning, match=r"temporary files of an interrupted run .*\.out\.nc\.k2j4\.part"):
+        iactx.write_dl1(iactx.read_simtel(data_file("lst_with_photons.simtel.zst")), tmp_path / "out.nc")
+
+
+def test_an_unexpected_error_is_one_line_on_the_command_line(tmp_path, capsys, monkeypatch):
+    from iactx.tools import cli, process
+
+    def broken(*args, **kwargs):
+        raise TypeError("int() argument must be a string")
+
+    monkeypatch.setattr(process, "run_processing", broken)
+    assert cli.main(["process", "--output", str(tmp_path / "o.nc")]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "iactx process: error: TypeError: int() argument must be a string"
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ("--NeighborPeakWindowSum.window_width=100000000", "NeighborPeakWindowSum.window_width=100000000: larger than"),
+    ("--NeighborPeakWindowSum.window_shift=-500", "NeighborPeakWindowSum.window_shift=500: larger than"),
+    ("--NeighborPeakWindowSum.window_width=1180591620717411303424", "outside the bounds"),
+    ("--TailcutsImageCleaner.picture_threshold_pe=.nan", "value nan is not allowed"),
+])
+def test_impossible_options_are_refused_with_one_line(tmp_path, capsys, option, message):
+    from iactx.tools.cli import main
+
+    start = time.perf_counter()
+    assert main(["process", "--input", str(data_file("lst_with_photons.simtel.zst")), "--output",
+                 str(tmp_path / "out.nc"), option, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert time.perf_counter() - start < 60  # refused, not run for minutes
+    assert not list(tmp_path.iterdir())

@@ -157,7 +157,9 @@ def test_existing_output_is_refused(tmp_path, capsys):
     assert out.read_text() == "keep me"
 
 
-def test_interrupted_run_leaves_no_output(tmp_path):
+@pytest.mark.parametrize(("signum", "code", "said"), [(signal.SIGINT, 130, "interrupted"),
+                                                      (signal.SIGTERM, 143, "terminated")])
+def test_interrupted_run_leaves_no_output(tmp_path, signum, code, said):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     out = run_dir / "big.nc"
@@ -179,9 +181,10 @@ def test_interrupted_run_leaves_no_output(tmp_path):
             sizes.add(part_size())
             time.sleep(0.2)
         assert proc.poll() is None, err_path.read_text()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         proc.wait(timeout=300)
     err = err_path.read_text()
-    assert proc.returncode == 130, err
-    assert "stopped after" in err and "no output written" in err
+    assert proc.returncode == code, err
+    assert "stopped after" in err and "no output written" in err and f"iactx: {said}" in err
+    assert "Traceback" not in err
     assert list(run_dir.iterdir()) == []

@@ -22,7 +22,7 @@ from worker_faults import KillWhenStarting
 import iactx
 from iactx.io.simtel_runs import write_run
 from iactx.tools.cli import main
-from iactx.tools.production import process_files
+from iactx.tools.production import CLUSTER_CONFIG, process_files
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no effective focal length", "ignore:.*Port .* is already in use")
 
@@ -52,7 +52,7 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cluster():
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}), \
+    with dask.config.set({**CLUSTER_CONFIG, "distributed.scheduler.allowed-failures": 1}), \
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as local, \
             Client(local) as client:
         yield client

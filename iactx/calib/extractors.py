@@ -250,8 +250,17 @@ class ImageExtractor(param.Parameterized):
             raise ValueError("the waveforms have no samples")
         tel = _tel_ids(ds) if tel is None else np.asarray(tel)
         options = self._resolve(tel, tel_types)
+        self._check_window(options, ds.sizes["sample"])
         broken = broken_pixel_mask(ds, broken_pixels)
         return self._extract(ds, options, broken, tel)
+
+    def _check_window(self, options, n_samples):
+        """Refuse integration windows wider than the trace, or shifted off it (naming the option)."""
+        for name in ("window_width", "window_shift"):
+            values = np.asarray(options.get(name, []))
+            if values.size and np.abs(values).max() > n_samples:
+                raise ValueError(f"{type(self).__name__}.{name}={int(np.abs(values).max())}: larger than the "
+                                 f"{n_samples} samples of the waveforms")
 
     def resolved(self, ds, tel_types=None):
         """Every per-telescope option as an array along ``tel_event``.
@@ -475,6 +484,8 @@ def _events(options, name, dtype):
 # --------------------------------------------------------------------------- extractors
 
 
+#: the largest window width or shift accepted (windows wider than the trace are refused when calibrating)
+_INT32_MAX = 2**31 - 1
 _WIDTH_DOC = "Width of the integration window [samples]."
 _SHIFT_DOC = "Samples the window starts before the peak (window = [peak - shift, peak - shift + width))."
 _CORRECTION_DOC = ("Scale the sum by the integration correction: the inverse of the fraction of the "
@@ -495,8 +506,8 @@ class FixedWindowSum(ImageExtractor):
     """Sum in the same window for every pixel, placed at ``peak_index``."""
 
     peak_index = TelescopeParameter(0, item_type=int, doc="Sample index the window is placed at.")
-    window_width = TelescopeParameter(7, item_type=int, bounds=(1, None), doc=_WIDTH_DOC)
-    window_shift = TelescopeParameter(0, item_type=int, doc=_SHIFT_DOC)
+    window_width = TelescopeParameter(7, item_type=int, bounds=(1, _INT32_MAX), doc=_WIDTH_DOC)
+    window_shift = TelescopeParameter(0, item_type=int, bounds=(-_INT32_MAX, _INT32_MAX), doc=_SHIFT_DOC)
     apply_integration_correction = TelescopeParameter(True, item_type=bool, doc=_CORRECTION_DOC)
     _per_telescope = ("peak_index", "window_width", "window_shift", "apply_integration_correction")
 
@@ -519,8 +530,8 @@ class GlobalPeakWindowSum(ImageExtractor):
     the largest maxima is averaged. Broken pixels are left out.
     """
 
-    window_width = TelescopeParameter(7, item_type=int, bounds=(1, None), doc=_WIDTH_DOC)
-    window_shift = TelescopeParameter(3, item_type=int, doc=_SHIFT_DOC)
+    window_width = TelescopeParameter(7, item_type=int, bounds=(1, _INT32_MAX), doc=_WIDTH_DOC)
+    window_shift = TelescopeParameter(3, item_type=int, bounds=(-_INT32_MAX, _INT32_MAX), doc=_SHIFT_DOC)
     apply_integration_correction = TelescopeParameter(True, item_type=bool, doc=_CORRECTION_DOC)
     pixel_fraction = TelescopeParameter(1.0, item_type=float, bounds=(0.0, 1.0), doc=(
         "Fraction of the pixels (those with the largest maxima) averaged to find the peak; 1 uses all."))
@@ -543,8 +554,8 @@ class GlobalPeakWindowSum(ImageExtractor):
 class LocalPeakWindowSum(ImageExtractor):
     """Window around the maximum of each pixel's own waveform."""
 
-    window_width = TelescopeParameter(7, item_type=int, bounds=(1, None), doc=_WIDTH_DOC)
-    window_shift = TelescopeParameter(3, item_type=int, doc=_SHIFT_DOC)
+    window_width = TelescopeParameter(7, item_type=int, bounds=(1, _INT32_MAX), doc=_WIDTH_DOC)
+    window_shift = TelescopeParameter(3, item_type=int, bounds=(-_INT32_MAX, _INT32_MAX), doc=_SHIFT_DOC)
     apply_integration_correction = TelescopeParameter(True, item_type=bool, doc=_CORRECTION_DOC)
     _per_telescope = ("window_width", "window_shift", "apply_integration_correction")
 
@@ -566,7 +577,7 @@ class SlidingWindowMaxSum(ImageExtractor):
     window of the same duration. :meth:`find_peaks` gives the window start.
     """
 
-    window_width = TelescopeParameter(7, item_type=int, bounds=(1, None), doc=_WIDTH_DOC)
+    window_width = TelescopeParameter(7, item_type=int, bounds=(1, _INT32_MAX), doc=_WIDTH_DOC)
     apply_integration_correction = TelescopeParameter(True, item_type=bool, doc=_CORRECTION_DOC)
     _per_telescope = ("window_width", "apply_integration_correction")
 
@@ -587,8 +598,8 @@ class NeighborPeakWindowSum(ImageExtractor):
     with that weight; broken neighbours are left out of the sum.
     """
 
-    window_width = TelescopeParameter(7, item_type=int, bounds=(1, None), doc=_WIDTH_DOC)
-    window_shift = TelescopeParameter(3, item_type=int, doc=_SHIFT_DOC)
+    window_width = TelescopeParameter(7, item_type=int, bounds=(1, _INT32_MAX), doc=_WIDTH_DOC)
+    window_shift = TelescopeParameter(3, item_type=int, bounds=(-_INT32_MAX, _INT32_MAX), doc=_SHIFT_DOC)
     local_weight = TelescopeParameter(0, item_type=int, bounds=(0, None), doc=(
         "Weight of the pixel's own waveform in the peak search (0: neighbours only)."))
     apply_integration_correction = TelescopeParameter(True, item_type=bool, doc=_CORRECTION_DOC)

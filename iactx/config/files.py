@@ -3,8 +3,9 @@
 A configuration is a mapping ``{ClassName: {parameter: value}}``, read from
 YAML, JSON or TOML files (by extension) and from ``--ClassName.parameter=value``
 options. Later sources override earlier ones, parameter by parameter. Files
-are parsed as data only (``yaml.safe_load``, ``json``, ``tomllib``); nothing
-in them is executed.
+are parsed as data only (YAML's safe loader, ``json``, ``tomllib``); nothing
+in them is executed, and YAML aliases, which can make a small file expand to
+gigabytes, are refused.
 """
 
 from __future__ import annotations
@@ -23,9 +24,28 @@ class ConfigError(ValueError):
     """A configuration file or option is malformed or names something unknown."""
 
 
+class _LoaderWithoutAliases(yaml.SafeLoader):
+    """YAML's safe loader refusing aliases (``*name``): a few hundred bytes of them expand to gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in configurations",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+def _one_line(err):
+    """A parser's message (YAML's spans several lines, with the position) on one line."""
+    return " ".join(str(err).split())
+
+
+def _load_yaml(text):
+    return yaml.load(text, Loader=_LoaderWithoutAliases)  # noqa: S506 - a safe loader, without aliases
+
+
 _READERS = {
-    ".yaml": lambda text: yaml.safe_load(text),
-    ".yml": lambda text: yaml.safe_load(text),
+    ".yaml": _load_yaml,
+    ".yml": _load_yaml,
     ".json": json.loads,
     ".toml": tomllib.loads,
 }
@@ -51,7 +71,7 @@ def read_config_file(path):
     try:
         content = reader(path.read_text())
     except (yaml.YAMLError, json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"config file {path} cannot be parsed: {err}") from err
+        raise ConfigError(f"config file {path} cannot be parsed: {_one_line(err)}") from err
     if content is None:
         return {}
     _check_shape(content, str(path))
@@ -86,9 +106,9 @@ def parse_overrides(options):
         if not body or not sep or not dot or not section or not name:
             raise ConfigError(f"option {option!r} is not of the form --ClassName.parameter=value")
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
+            value = _load_yaml(text) if text.strip() else ""
         except yaml.YAMLError as err:
-            raise ConfigError(f"option {option!r}: cannot read the value ({err})") from err
+            raise ConfigError(f"option {option!r}: cannot read the value ({_one_line(err)})") from err
         config.setdefault(section, {})[name] = value
     return config
 

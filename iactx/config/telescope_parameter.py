@@ -175,6 +175,8 @@ def _check_item(name, item, item_type, bounds, allow_none):
         ok = isinstance(item, item_type)
     if not ok:
         raise ValueError(f"{name}: value {item!r} is not a {item_type.__name__}")
+    if item_type is float and np.isnan(item):
+        raise ValueError(f"{name}: value nan is not allowed")
     if bounds is not None and item_type in (int, float):
         low, high = bounds
         if (low is not None and item < low) or (high is not None and item > high):

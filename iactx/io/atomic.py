@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 __all__ = ["AtomicOutput"]
@@ -14,8 +16,11 @@ class AtomicOutput:
 
     The temporary file, ``.<name>.<random>.part`` beside ``path``, is
     ``self._tmp``; :meth:`_publish` gives it the usual permissions and moves it
-    to ``path``; :meth:`abort` removes it. Used as a context manager, an error
-    or interruption inside the ``with`` block aborts, a normal end closes.
+    to ``path`` -- without ``overwrite`` only if no other run created
+    ``path`` meanwhile; :meth:`abort` removes it. Used as a context manager,
+    an error or interruption inside the ``with`` block aborts, a normal end
+    closes. Temporary files that a killed run left beside ``path`` are named
+    in a warning.
 
     Parameters
     ----------
@@ -28,17 +33,26 @@ class AtomicOutput:
     ------
     FileExistsError
         ``path`` exists and ``overwrite`` is false.
+    IsADirectoryError
+        ``path`` is a directory.
     FileNotFoundError
         The folder of ``path`` does not exist.
     """
 
     def __init__(self, path, *, overwrite=False):
         path = Path(os.fspath(path)).expanduser()
+        if path.is_dir():
+            raise IsADirectoryError(f"output {path} is a directory; give a file name")
         if path.exists() and not overwrite:
             raise FileExistsError(f"output file exists: {path} (pass overwrite=True to replace it)")
         if not path.parent.is_dir():
             raise FileNotFoundError(f"output directory does not exist: {path.parent}")
+        stale = sorted(path.parent.glob(f".{path.name}.*.part"))
+        if stale:
+            warnings.warn(f"temporary files of an interrupted run beside {path}: {', '.join(map(str, stale))} "
+                          "(delete them unless another run is writing it now)", stacklevel=3)
         self.path = path
+        self.overwrite = overwrite
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
         os.close(fd)
         self._tmp = Path(tmp)
@@ -48,11 +62,35 @@ class AtomicOutput:
         raise NotImplementedError
 
     def _publish(self):
-        """Move the complete temporary file to ``path``; return ``path``."""
+        """Move the complete temporary file to ``path``; return ``path``.
+
+        Raises
+        ------
+        FileExistsError
+            Without ``overwrite``, when another run created ``path`` since
+            this one started (the temporary file is removed).
+        """
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode
-        os.replace(self._tmp, self.path)
+        if self.overwrite:
+            os.replace(self._tmp, self.path)
+            return self.path
+        try:
+            os.link(self._tmp, self.path)  # fails if path exists: no run replaces another's output
+        except FileExistsError:
+            self.abort()
+            raise FileExistsError(f"output file exists: {self.path} (another run wrote it while this one ran; "
+                                  "pass overwrite=True to replace it)") from None
+        except OSError as err:
+            if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            if self.path.exists():  # a file system without hard links: check, then rename
+                self.abort()
+                raise FileExistsError(f"output file exists: {self.path} (pass overwrite=True to replace it)")
+            os.replace(self._tmp, self.path)
+            return self.path
+        self._tmp.unlink()
         return self.path
 
     def abort(self):

@@ -3,13 +3,14 @@
 ``iactx info FILE [FILE ...]`` summarises sim_telarray and event-tree files;
 ``iactx process`` turns event files (by default the built-in toy
 simulation) into DL1 event trees. Every failure ends with a one-line
-message and a non-zero exit code; Ctrl-C leaves no output behind.
+message and a non-zero exit code; Ctrl-C and SIGTERM leave no output behind.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import warnings
 
@@ -233,24 +234,52 @@ def build_parser():
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so that no partial output stays behind."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv=None):
-    """Entry point of the ``iactx`` console script; returns the exit code."""
+    """Entry point of the ``iactx`` console script; returns the exit code.
+
+    Every failure ends with one line naming the file or option and exit
+    code 1 (the traceback with ``--log-level DEBUG``); Ctrl-C gives 130 and
+    SIGTERM 143, both after removing unfinished outputs.
+    """
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "accepts_overrides", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=args.log_level, format="%(levelname)s: %(message)s")
     warnings.showwarning = _warning_to_log
+    handles_sigterm = _main_thread()  # signal handlers can only be set there (main() called from a thread)
+    previous = signal.signal(signal.SIGTERM, _terminate) if handles_sigterm else None
     try:
         return args.run(args, extra) if getattr(args, "accepts_overrides", False) else args.run(args)
     except KeyboardInterrupt:
         print("iactx: interrupted", file=sys.stderr)
         return 130
-    except (OSError, ValueError, RuntimeError, KeyError) as err:
+    except Terminated:
+        print("iactx: terminated", file=sys.stderr)
+        return 143
+    except Exception as err:  # noqa: BLE001 - a command line shows one line, never a traceback
         if args.log_level == "DEBUG":
             raise
-        print(f"iactx {args.command}: error: {err}", file=sys.stderr)
+        known = isinstance(err, (OSError, ValueError, RuntimeError, KeyError))
+        print(f"iactx {args.command}: error: {err if known else f'{type(err).__name__}: {err}'}", file=sys.stderr)
         return 1
+    finally:
+        if handles_sigterm:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread():
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -101,15 +102,33 @@ def select_output(tree, writer):
     return tree
 
 
-def _check_inputs(paths):
-    """Fail before any work on a missing or unrecognised input, naming it."""
+def _check_inputs(paths, output):
+    """Fail before any work on a missing, unrecognised or repeated input, or an output that is an input."""
     from ..io.errors import check_input_file, first_bytes
     from ..io.registry import available_sources
 
+    seen = {}
     for path in paths:
         path = check_input_file(path)
         if not any(source.is_compatible(path) for source in available_sources()):
             raise ValueError(f"no reader recognises {path}; it starts with {first_bytes(path)}")
+        resolved = path.resolve()
+        if resolved in seen:
+            raise ValueError(f"{path} is given twice as input (also as {seen[resolved]}): its events would be "
+                             "written twice")
+        if resolved == output.resolve():
+            raise ValueError(f"the output {output} is the input {path}; choose another output file")
+        seen[resolved] = path
+
+
+def _same_instrument(batch, first, path):
+    """Check that ``batch`` of input ``path`` has the instrument of ``first`` = (path, /instrument dataset)."""
+    if first is None or "instrument" not in batch.children:
+        return
+    first_path, instrument = first
+    if not batch["instrument"].to_dataset(inherit=False).equals(instrument):
+        raise ValueError(f"{path} has another subarray (telescopes, optics or cameras) than {first_path}: "
+                         "inputs of one output must share their instrument")
 
 
 def _input_batches(source):
@@ -122,6 +141,7 @@ def _input_batches(source):
     from ..io.simtel import SimtelSource, iter_simtel
 
     remaining = math.inf if source.max_events is None else source.max_events
+    first = None  # the first input and its instrument
     if not source.input_url:
         from ..io.toy import toy_event_batches
 
@@ -138,7 +158,11 @@ def _input_batches(source):
                                   batch_bytes=int(source.batch_megabytes * 2**20), strict=source.strict)
         else:
             batches = [open_events(path)]
-        for batch in batches:
+        for index, batch in enumerate(batches):
+            if index == 0:
+                _same_instrument(batch, first, path)
+                if first is None and "instrument" in batch.children:
+                    first = (path, batch["instrument"].to_dataset(inherit=False))
             remaining -= batch.sizes["event"]
             yield batch
 
@@ -202,10 +226,13 @@ def run_processing(registry, config, *, tool="iactx process"):
     from ..image.processor import ImageProcessor
 
     source = registry.create("EventSource", config)
-    _check_inputs(source.input_url)
     writer_config = registry.create("DataWriter", config)
     options = registry.create("ProcessorTool", config)
     output = Path(writer_config.output_path)
+    _check_inputs(source.input_url, output)
+    log_path = Path(writer_config.provenance_log or f"{output}.provenance.json")
+    if not os.access(log_path.parent, os.W_OK) or log_path.is_dir():
+        raise PermissionError(f"cannot write the provenance log {log_path} (DataWriter.provenance_log)")
     provenance = Provenance(tool, config, inputs=source.input_url, output=output)
     total = None if not source.input_url else source.max_events
     if not source.input_url:
@@ -246,6 +273,5 @@ def run_processing(registry, config, *, tool="iactx process"):
     except BaseException:
         log.error("stopped after %d events; no output written to %s", done, output)
         raise
-    log_path = writer_config.provenance_log or f"{output}.provenance.json"
     provenance.write_log(log_path)
     return record
