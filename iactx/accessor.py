@@ -94,6 +94,54 @@ class IactDatasetAccessor:
                          apply_waveform_time_shift=apply_waveform_time_shift,
                          **_extractor_options(window_width, window_shift, apply_integration_correction, options))
 
+    def reduce_volume(self, reducer="TailCutsDataVolumeReducer", *, image_extractor_type=None,
+                      n_end_dilates=None, do_boundary_dilation=None, picture_threshold_pe=None,
+                      boundary_threshold_pe=None, min_picture_neighbors=None, keep_isolated_pixels=None,
+                      extractor_options=None, tel_types=None):
+        """Data volume reduction (ctapipe's): waveforms of the pixels not kept set to 0, ``dvr_mask`` added.
+
+        Parameters
+        ----------
+        reducer : {"TailCutsDataVolumeReducer", "NullDataVolumeReducer"} or DataVolumeReducer
+            Reducer name or a configured instance.
+        image_extractor_type : str or list of rules, optional
+            Extractor of the reduction; default ``"NeighborPeakWindowSum"``.
+        n_end_dilates : int or list of rules, optional
+            Unconditional dilations at the end; default 1.
+        do_boundary_dilation : bool or list of rules, optional
+            Grow the tail-cuts mask over pixels at or above the boundary threshold; default True.
+        picture_threshold_pe, boundary_threshold_pe : float or list of rules, optional
+            Tail-cuts thresholds [p.e.], inclusive; default 10 and 5.
+        min_picture_neighbors : int or list of rules, optional
+            Default 2.
+        keep_isolated_pixels : bool or list of rules, optional
+            Default False.
+        extractor_options : dict, optional
+            Options of the reduction's extractor, e.g. ``{"window_width": 5}``.
+        tel_types : dict[int, str], optional
+            Telescope type strings, for ``("type", pattern, value)`` rules.
+
+        Returns
+        -------
+        xarray.Dataset
+            A new group: ``waveform`` (tel_event, pixel, sample) zero outside
+            ``dvr_mask`` (tel_event, pixel) bool; calibrate it for ctapipe's DL1
+            with this reducer.
+
+        See Also
+        --------
+        iactx.image.reducer.reduce_volume
+        """
+        from .image.reducer import reduce_volume
+
+        cleaner = {"picture_threshold_pe": picture_threshold_pe, "boundary_threshold_pe": boundary_threshold_pe,
+                   "min_picture_neighbors": min_picture_neighbors, "keep_isolated_pixels": keep_isolated_pixels}
+        cleaner = {k: v for k, v in cleaner.items() if v is not None}
+        return reduce_volume(self._ds, reducer, image_extractor_type=image_extractor_type,
+                             n_end_dilates=n_end_dilates, do_boundary_dilation=do_boundary_dilation,
+                             cleaner_options=cleaner or None, extractor_options=extractor_options,
+                             tel_types=tel_types)
+
     def muon_fit(self, instrument=None, *, config=None, fit_method=None, intensity_fit=True, ring_mask=False,
                  tel_types=None):
         """Muon rings: returns the group with ``muonring_*``, ``muonparameters_*`` and

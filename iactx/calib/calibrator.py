@@ -30,6 +30,7 @@ import xarray as xr
 from .._apply import apply_kernel
 from ..io.event_tree import tel_types_of
 from ..config.telescope_parameter import TelescopeParameter, resolve_per_tel_event
+from ..image.reducer import REDUCERS
 from . import extractor_kernels as K
 from .extractors import (
     EXTRACTORS,
@@ -347,10 +348,12 @@ class CameraCalibrator(param.Parameterized):
         "Subtract the file's peak-time calibration from the peak times."))
     apply_waveform_time_shift = TelescopeParameter(default=False, item_type=bool, doc=(
         "Shift the waveforms by the whole-sample part of the time calibration first."))
-    data_volume_reducer_type = param.Selector(default="NullDataVolumeReducer", objects=["NullDataVolumeReducer"], doc=(
-        "Data volume reduction before calibration (ctapipe class name); NullDataVolumeReducer keeps every pixel."))
+    data_volume_reducer_type = param.Selector(default="NullDataVolumeReducer", objects=list(REDUCERS), doc=(
+        "Data volume reduction before calibration (ctapipe class name): NullDataVolumeReducer keeps every "
+        "pixel, TailCutsDataVolumeReducer only the pixels of its dilated tail-cuts mask, the waveforms of "
+        "the others being set to 0 before extraction."))
 
 
 #: configurable components of the calibration, by ctapipe's names
-COMPONENTS = {"CameraCalibrator": CameraCalibrator, **EXTRACTORS}
+COMPONENTS = {"CameraCalibrator": CameraCalibrator, **EXTRACTORS, **REDUCERS}
 __all__ += ["CameraCalibrator", "COMPONENTS"]

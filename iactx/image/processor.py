@@ -143,14 +143,18 @@ def _calibrated(cam, config, tel_types):
 
     ``config`` is the whole configuration: its ``CameraCalibrator`` section
     (``image_extractor_type``, ``invalid_pixel_handler_type``,
-    ``apply_peak_time_shift``, ``apply_waveform_time_shift``) and the
-    section of the chosen extractor are used, with ctapipe's meaning.
+    ``apply_peak_time_shift``, ``apply_waveform_time_shift``,
+    ``data_volume_reducer_type``) and the sections of the chosen extractor
+    and reducer are used, with ctapipe's meaning: with
+    ``TailCutsDataVolumeReducer`` the waveforms of the pixels it does not
+    keep are set to 0 before extraction.
     """
     if "image" in cam:
         return cam
     if "waveform" not in cam:
         raise ValueError("the camera group has neither 'image' nor 'waveform'")
     from ..calib.calibrator import calibrate
+    from .reducer import data_volume_reducer
 
     section = dict(config.get("CameraCalibrator", {}))
     extractor = section.pop("image_extractor_type", "NeighborPeakWindowSum")
@@ -159,12 +163,16 @@ def _calibrated(cam, config, tel_types):
     for name in ("apply_peak_time_shift", "apply_waveform_time_shift"):
         if name in section:
             kwargs[name] = section.pop(name)
-    if section.pop("data_volume_reducer_type", "NullDataVolumeReducer") != "NullDataVolumeReducer":
-        raise ValueError("CameraCalibrator.data_volume_reducer_type: only NullDataVolumeReducer is available")
+    reducer = section.pop("data_volume_reducer_type", "NullDataVolumeReducer")
     if section:
         raise ValueError(f"unknown CameraCalibrator option(s) {sorted(section)}")
     options = section_config(config, "CameraCalibrator", extractor) if isinstance(extractor, str) else {}
-    return calibrate(cam, extractor, tel_types=tel_types, **kwargs, **options)
+    if reducer == "NullDataVolumeReducer":
+        return calibrate(cam, extractor, tel_types=tel_types, **kwargs, **options)
+    reduced = data_volume_reducer(config, reducer)(cam, tel_types=tel_types)
+    calibrated = calibrate(reduced, extractor, tel_types=tel_types, **kwargs, **options)
+    # the group keeps its R1 waveforms; only the extraction saw the reduced ones
+    return calibrated.drop_vars("dvr_mask").assign(waveform=cam.variables["waveform"])
 
 
 def dl1(tree, config=None):
