@@ -15,6 +15,13 @@ that names the criterion.
 Evaluation is batched: the argument is a 2-D array (one row per image) with
 the pixels outside the image (e.g. not surviving cleaning) set to NaN, and
 every reduction works row by row, so one call decides all images at once.
+
+Criteria on image parameters (the stereo quality query) read fields of
+the argument instead, as ctapipe's do (``parameters.hillas.intensity > 50``,
+``parameters.hillas.width.value > 0``): ``<argument>.<group>.<field>``
+stands for the column ``<group>_<field>`` of a telescope-event table and
+``.value`` after it is ignored (iactx's columns are plain numbers in their
+units); element-wise functions apply, reductions do not.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Criterion", "UnsafeCriterionError", "compile_criterion", "REDUCTIONS"]
+__all__ = ["Criterion", "ParameterCriterion", "UnsafeCriterionError", "compile_criterion",
+           "compile_parameter_criterion", "REDUCTIONS"]
 
 
 class UnsafeCriterionError(ValueError):
@@ -67,7 +75,8 @@ REDUCTIONS: dict[str, Callable] = {
     "size": _size,
 }
 #: element-wise functions a criterion may call
-ELEMENTWISE: dict[str, Callable] = {"abs": np.abs, "sqrt": np.sqrt, "log10": np.log10, "log": np.log}
+ELEMENTWISE: dict[str, Callable] = {"abs": np.abs, "sqrt": np.sqrt, "log10": np.log10, "log": np.log,
+                                    "isfinite": np.isfinite}
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.Pow: operator.pow, ast.Mod: operator.mod, ast.FloorDiv: operator.floordiv,
@@ -101,6 +110,71 @@ def compile_criterion(name, text):
     UnsafeCriterionError
         Naming the criterion and the construct that is not allowed.
     """
+    arg, body = _parse_lambda(name, text, _Checker)
+    size = REDUCTIONS["size"]
+    return Criterion(name, text, lambda images: _evaluate(
+        body, lambda leaf: images if isinstance(leaf, ast.Name) else size(images), images))
+
+
+@dataclass(frozen=True)
+class ParameterCriterion:
+    """A checked criterion on image parameters: name, text and the columns it reads."""
+
+    name: str
+    text: str
+    columns: tuple
+    function: Callable
+
+    def __call__(self, table):
+        """Evaluate on a table (a Dataset or mapping of columns along ``tel_event``) -> bool per row."""
+        return self.function(table)
+
+
+def compile_parameter_criterion(name, text, argument="parameters"):
+    """Parse and check a criterion on image parameters into a :class:`ParameterCriterion`.
+
+    Parameters
+    ----------
+    name : str
+        The criterion's name, used in messages.
+    text : str
+        An expression of ``argument`` (``"parameters.hillas.intensity > 50"``)
+        or a one-argument lambda (``"lambda p: p.hillas.intensity > 50"``).
+    argument : str
+        Name of the parameters in a plain expression.
+
+    Raises
+    ------
+    UnsafeCriterionError
+        Naming the criterion and the construct that is not allowed.
+    """
+    if isinstance(text, str) and not text.strip().startswith("lambda"):
+        text_as_lambda = f"lambda {argument}: {text.strip()}"
+    else:
+        text_as_lambda = text
+    arg, body = _parse_lambda(name, text_as_lambda, _ParameterChecker)
+    columns = tuple(dict.fromkeys(_column(node, arg) for node in ast.walk(body)
+                                  if isinstance(node, ast.Attribute) and _column(node, arg)))
+    return ParameterCriterion(name, text, columns, lambda table: _evaluate(
+        body, lambda leaf: table[_column(leaf, arg)], None))
+
+
+def _column(node, arg):
+    """Column ``<group>_<field>`` named by ``arg.<group>.<field>[.value]``, or None."""
+    chain = []
+    while isinstance(node, ast.Attribute):
+        chain.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id != arg:
+        return None
+    chain.reverse()
+    if chain[-1:] == ["value"]:
+        chain.pop()
+    return "_".join(chain) if len(chain) == 2 else None
+
+
+def _parse_lambda(name, text, checker):
+    """The argument name and the checked body of the lambda ``text``."""
     def reject(why):
         raise UnsafeCriterionError(f"quality criterion {name!r} ({text!r}) is not allowed: {why}")
 
@@ -117,8 +191,7 @@ def compile_criterion(name, text):
     if args.posonlyargs or args.kwonlyargs or args.vararg or args.kwarg or args.defaults or len(args.args) != 1:
         reject("the lambda must take exactly one plain argument")
     arg = args.args[0].arg
-    body = _Checker(arg, reject).check(lam.body)
-    return Criterion(name, text, lambda images: _evaluate(body, arg, images))
+    return arg, checker(arg, reject).check(lam.body)
 
 
 class _Checker:
@@ -193,21 +266,41 @@ class _Checker:
         self.check(func.value)
 
 
-def _evaluate(node, arg, images):
-    """Interpret a checked expression on a batch of images."""
-    ev = lambda n: _evaluate(n, arg, images)  # noqa: E731
+class _ParameterChecker(_Checker):
+    """The grammar of criteria on parameters: fields of the argument, element-wise functions."""
+
+    def _Name(self, node):
+        self.reject(f"name {node.id!r}: use a parameter such as {self.arg}.hillas.intensity")
+
+    def _Attribute(self, node):
+        if _column(node, self.arg) is None:
+            self.reject(f"'.{node.attr}': parameters are read as {self.arg}.<group>.<field>, "
+                        f"e.g. {self.arg}.hillas.intensity or {self.arg}.leakage.intensity_width_2")
+
+    def _Call(self, node):
+        func = node.func
+        if (node.keywords or len(node.args) != 1 or not isinstance(func, ast.Attribute)
+                or not isinstance(func.value, ast.Name) or func.value.id not in _NUMPY_NAMES
+                or func.attr not in ELEMENTWISE):
+            self.reject(f"only the element-wise functions np.{{{', '.join(ELEMENTWISE)}}}(x) can be called")
+        self.check(node.args[0])
+
+
+def _evaluate(node, leaf, images):
+    """Interpret a checked expression; ``leaf`` gives the value of the argument's names and attributes."""
+    ev = lambda n: _evaluate(n, leaf, images)  # noqa: E731
     if isinstance(node, ast.Constant):
         # floats, never Python ints: 2**2**2**2**2**2 overflows to inf instead of hanging
         return node.value if isinstance(node.value, bool) else np.float64(node.value)
-    if isinstance(node, ast.Name):
-        return images
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        return leaf(node)
     if isinstance(node, ast.BinOp):
         with np.errstate(all="ignore"):
             return _BINARY[type(node.op)](ev(node.left), ev(node.right))
     if isinstance(node, ast.UnaryOp):
         return _UNARY[type(node.op)](ev(node.operand))
     if isinstance(node, ast.BoolOp):
-        values = [np.asarray(ev(v), bool) for v in node.values]
+        values = [ev(v) for v in node.values]
         combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
         out = values[0]
         for value in values[1:]:
@@ -220,14 +313,13 @@ def _evaluate(node, arg, images):
             out = np.logical_and(out, _COMPARE[type(op)](left, right))
             left = right
         return out
-    if isinstance(node, ast.Attribute):
-        return REDUCTIONS["size"](images)
     # a call: np.f(x) or x.f()
     attr = node.func.attr
-    operand = np.asarray(ev(node.args[0]) if node.args else ev(node.func.value))
+    operand = ev(node.args[0]) if node.args else ev(node.func.value)
     if attr in ELEMENTWISE:
         with np.errstate(all="ignore"):
             return ELEMENTWISE[attr](operand)
+    operand = np.asarray(operand)
     if operand.ndim < 2:
         operand = np.broadcast_to(operand, images.shape) if operand.ndim == 0 else operand[:, np.newaxis]
     return REDUCTIONS[attr](operand)

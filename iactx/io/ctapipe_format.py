@@ -26,10 +26,7 @@ name and renamed when complete.
 
 from __future__ import annotations
 
-import getpass
-import uuid
 import warnings
-from datetime import UTC, datetime
 
 import numpy as np
 
@@ -45,6 +42,7 @@ from .ctapipe_schema import (
     columns,
     field_name,
 )
+from .reference_metadata import described_by, now, reference_metadata
 from .shower_distribution import SHOWER_DISTRIBUTION_PATH
 
 __all__ = ["CtapipeDL1Writer", "write_ctapipe_dl1"]
@@ -437,51 +435,6 @@ def _data_levels(tree, tel_events):
     return {level for level, name in _DATA_LEVELS.items() if name in names}
 
 
-def _now():
-    """The current UTC time as ctapipe writes it in the reference metadata."""
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-def _reference_metadata(tree, levels, *, activity, start):
-    """CTA reference metadata of the root (product, activity, process, contact, instrument).
-
-    Parameters
-    ----------
-    tree : xarray.DataTree
-        First batch written (instrument and simulation attributes).
-    levels : list of str
-        Data levels, in ctapipe's order.
-    activity : str
-        Name of the activity (the tool) that made the file.
-    start : str
-        Start time of the activity, from :func:`_now`.
-    """
-    from .. import __version__
-
-    now = _now()
-    simulated = "simulation_n_showers" in tree.attrs
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return {
-        "CTA ACTIVITY ID": str(uuid.uuid4()), "CTA ACTIVITY NAME": activity,
-        "CTA ACTIVITY SOFTWARE NAME": "iactx", "CTA ACTIVITY SOFTWARE VERSION": __version__,
-        "CTA ACTIVITY START TIME": start, "CTA ACTIVITY STOP TIME": now, "CTA ACTIVITY TYPE": "software",
-        "CTA CONTACT EMAIL": "unknown", "CTA CONTACT NAME": user, "CTA CONTACT ORGANIZATION": "unknown",
-        "CTA INSTRUMENT CLASS": "Other",
-        "CTA INSTRUMENT ID": str(tree["instrument"].attrs.get("subarray_name", "unknown")),
-        "CTA INSTRUMENT SITE": "Other", "CTA INSTRUMENT SUBTYPE": "unspecified", "CTA INSTRUMENT TYPE": "unspecified",
-        "CTA INSTRUMENT VERSION": "unspecified", "CTA PROCESS ID": "1", "CTA PROCESS SUBTYPE": "",
-        "CTA PROCESS TYPE": "Simulation" if simulated else "Observation", "CTA PRODUCT CREATION TIME": now,
-        "CTA PRODUCT DATA ASSOCIATION": "Subarray", "CTA PRODUCT DATA CATEGORY": "Sim" if simulated else "Other",
-        "CTA PRODUCT DATA LEVELS": ",".join(levels), "CTA PRODUCT DATA MODEL NAME": "ASWG",
-        "CTA PRODUCT DATA MODEL URL": "", "CTA PRODUCT DATA MODEL VERSION": DATA_MODEL_VERSION,
-        "CTA PRODUCT DESCRIPTION": "iactx DL1 event tree in ctapipe's data model", "CTA PRODUCT FORMAT": "hdf5",
-        "CTA PRODUCT ID": str(uuid.uuid4()), "CTA REFERENCE VERSION": "1",
-    }
-
-
 class CtapipeDL1Writer(AtomicOutput):
     """Write event trees batch by batch into one ctapipe-format HDF5 file, atomically.
 
@@ -504,7 +457,7 @@ class CtapipeDL1Writer(AtomicOutput):
 
         super().__init__(path, overwrite=overwrite)
         self._h5 = tables.open_file(self._tmp, mode="w")
-        self._start = _now()
+        self._start = now()
         self._tel_ids = None
         self._known_runs = set()
         self._known_distributions = set()
@@ -548,12 +501,14 @@ class CtapipeDL1Writer(AtomicOutput):
         import tables
 
         levels = [level for level in _DATA_LEVELS if level in self._levels]
-        metadata = _reference_metadata(self._first, levels, start=self._start,
-                                       activity=str(self._extra_attrs.get("created_by", "iactx")))
+        metadata = reference_metadata(
+            **described_by(self._first), levels=levels, start=self._start, activity=str(self._extra_attrs.get("created_by", "iactx")),
+            product_format="hdf5", description="iactx DL1 event tree in ctapipe's data model", data_model="ASWG",
+            data_model_version=DATA_MODEL_VERSION)
         try:
             with warnings.catch_warnings():  # ctapipe's attribute names have spaces, unusable as Python names
                 warnings.simplefilter("ignore", tables.NaturalNameWarning)
-                for key, value in {**self._extra_attrs, **metadata}.items():
+                for key, value in {**metadata, **self._extra_attrs}.items():  # a given contact wins
                     self._h5.root._v_attrs[key] = value
             self._h5.close()
         except BaseException:

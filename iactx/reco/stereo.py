@@ -22,6 +22,7 @@ import pandas as pd
 import param
 import xarray as xr
 
+from ..config.criteria import compile_parameter_criterion
 from ..coordinates import projections as proj
 from .hillas_reconstructor_kernels import impact_distance_kernel
 
@@ -58,6 +59,7 @@ class StereoQualityQuery(param.Parameterized):
     ctapipe's default criteria: ``hillas_intensity > 50``,
     ``hillas_width > 0`` and ``morphology_n_pixels > 3``. Every bound is
     exclusive; ``None`` switches a criterion off. NaN never passes.
+    ``quality_criteria`` (ctapipe's form) replaces the three bounds when given.
     """
 
     min_intensity = param.Number(default=50.0, allow_None=True, doc=(
@@ -66,29 +68,52 @@ class StereoQualityQuery(param.Parameterized):
         "Keep images with hillas_width above this [deg]."))
     min_pixels = param.Integer(default=3, allow_None=True, doc=(
         "Keep images with more than this many pixels after cleaning (morphology_n_pixels)."))
+    quality_criteria = param.List(default=None, allow_None=True, doc=(
+        "Ordered (name, expression) pairs as in ctapipe's files, replacing min_intensity, min_width and "
+        "min_pixels: an expression reads the image parameters as parameters.<group>.<field> "
+        "(e.g. 'parameters.hillas.intensity > 50', 'parameters.leakage.intensity_width_2 < 0.5'; "
+        "'.value' after a field is ignored), with numbers, arithmetic, comparisons, and/or/not and "
+        "np.abs/sqrt/log10/log/isfinite."))
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.compiled_criteria()  # check the expressions now, not at the first event
+
+    def compiled_criteria(self):
+        """The checked ``quality_criteria`` (empty when the bounds are used)."""
+        out = []
+        for item in self.quality_criteria or []:
+            if isinstance(item, dict) and len(item) == 1:
+                item = next(iter(item.items()))
+            if not isinstance(item, (list, tuple)) or len(item) != 2:
+                raise ValueError(f"StereoQualityQuery.quality_criteria: {item!r} is not a (name, expression) pair")
+            out.append(compile_parameter_criterion(str(item[0]), item[1]))
+        return out
+
+    def _bounds(self):
+        """The active bounds as ``(name, column, bound)``, when ``quality_criteria`` is not given."""
+        if self.quality_criteria is not None:
+            return []
+        out = []
+        if self.min_intensity is not None:
+            out.append((f"> {self.min_intensity:g} phe", "hillas_intensity", self.min_intensity))
+        if self.min_width is not None:
+            name = "Positive width" if self.min_width == 0 else f"width > {self.min_width:g} deg"
+            out.append((name, "hillas_width", self.min_width))
+        if self.min_pixels is not None:
+            out.append((f"> {self.min_pixels} pixels", "morphology_n_pixels", self.min_pixels))
+        return out
 
     def criteria(self):
         """The active criteria as ``(name, text)`` pairs, in ctapipe's style."""
-        out = []
-        if self.min_intensity is not None:
-            out.append((f"> {self.min_intensity:g} phe", f"hillas_intensity > {self.min_intensity:g}"))
-        if self.min_width is not None:
-            out.append(("Positive width" if self.min_width == 0 else f"width > {self.min_width:g} deg",
-                        f"hillas_width > {self.min_width:g}"))
-        if self.min_pixels is not None:
-            out.append((f"> {self.min_pixels} pixels", f"morphology_n_pixels > {self.min_pixels}"))
-        return out
+        if self.quality_criteria is not None:
+            return [(c.name, c.text) for c in self.compiled_criteria()]
+        return [(name, f"{column} > {bound:g}") for name, column, bound in self._bounds()]
 
     def required_variables(self):
         """Variables the active criteria read."""
-        names = []
-        if self.min_intensity is not None:
-            names.append("hillas_intensity")
-        if self.min_width is not None:
-            names.append("hillas_width")
-        if self.min_pixels is not None:
-            names.append("morphology_n_pixels")
-        return names
+        columns = [column for c in self.compiled_criteria() for column in c.columns]
+        return list(dict.fromkeys(columns + [column for _, column, _ in self._bounds()]))
 
     def __call__(self, cam):
         """Which telescope events pass.
@@ -109,12 +134,10 @@ class StereoQualityQuery(param.Parameterized):
             raise KeyError(f"the stereo quality query needs {missing}; compute the image parameters first "
                            "(cam.iact.parameters()) or switch the criterion off (None)")
         passed = True
-        if self.min_intensity is not None:
-            passed = passed & (cam["hillas_intensity"] > self.min_intensity)
-        if self.min_width is not None:
-            passed = passed & (cam["hillas_width"] > self.min_width)
-        if self.min_pixels is not None:
-            passed = passed & (cam["morphology_n_pixels"] > self.min_pixels)
+        for criterion in self.compiled_criteria():
+            passed = passed & criterion(cam)
+        for _, column, bound in self._bounds():
+            passed = passed & (cam[column] > bound)
         if passed is True:
             passed = xr.ones_like(cam[HILLAS_INPUTS[0]], dtype=bool) if isinstance(cam, xr.Dataset) \
                 else np.ones(np.shape(cam[HILLAS_INPUTS[0]]), bool)
@@ -150,8 +173,11 @@ class _TelEvents:
     columns: dict
 
 
-def _collect(tree, event_keys):
+def _collect(tree, event_keys, extra=()):
+    """The telescope events of every camera group as one table; ``extra`` names more columns to take."""
     from ..accessor import camera_groups
+
+    optional = tuple(dict.fromkeys(("morphology_n_pixels", *extra)))
 
     groups, events, tels, columns = [], [], [], {}
     start = 0
@@ -169,20 +195,19 @@ def _collect(tree, event_keys):
         events.append(event_keys.get_indexer(keys))
         tels.append(cam["tel"].values.astype(np.int64))
         data = {v: np.asarray(cam[v].values, np.float64) for v in (*HILLAS_INPUTS, *_CONTEXT)}
-        if "morphology_n_pixels" in cam:
-            data["morphology_n_pixels"] = np.asarray(cam["morphology_n_pixels"].values)
+        data.update({v: np.asarray(cam[v].values) for v in optional if v in cam and v not in data})
         data["camera_radius"] = np.full(n, camera_radius(cam))
         for key, value in data.items():
             columns.setdefault(key, []).append(value)
         groups.append((name, start, start + n))
         start += n
     if not groups:
-        empty = {k: np.zeros(0) for k in (*HILLAS_INPUTS, *_CONTEXT, "morphology_n_pixels", "camera_radius")}
+        empty = {k: np.zeros(0) for k in (*HILLAS_INPUTS, *_CONTEXT, *optional, "camera_radius")}
         return _TelEvents([], np.zeros(0, np.int64), np.zeros(0, np.int64), empty), instrument
     n_total = start
     merged = {}
     for key, parts in columns.items():
-        if len(parts) != len(groups):  # present in some groups only (morphology_n_pixels)
+        if len(parts) != len(groups):  # present in some groups only (an optional column)
             continue
         merged[key] = np.concatenate(parts)
     assert all(len(v) == n_total for v in merged.values())
@@ -297,7 +322,7 @@ class GeometryReconstructor(param.Parameterized):
         event_keys = pd.MultiIndex.from_arrays([root["obs_id"].values, root["event_id"].values])
         if not event_keys.is_unique:
             raise ValueError("the root's (obs_id, event_id) keys are not unique")
-        te, instrument = _collect(tree, event_keys)
+        te, instrument = _collect(tree, event_keys, extra=self.quality_query.required_variables())
         n_events = root.sizes.get("event", 0)
         tel_ids = instrument["tel"].values.astype(np.int64)
         tel_row = pd.Index(tel_ids).get_indexer(te.tel)

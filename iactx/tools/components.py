@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import param
 
-__all__ = ["EventSource", "DataWriter", "ProcessorTool"]
+__all__ = ["EventSource", "DataWriter", "Contact", "ProcessorTool"]
 
 
 class EventSource(param.Parameterized):
@@ -52,6 +52,19 @@ class DataWriter(param.Parameterized):
     write_muon_parameters = param.Boolean(default=False, doc="Store muon ring parameters.")
     provenance_log = param.String(default=None, allow_None=True, doc=(
         "JSON provenance log; default: the output path with '.provenance.json' appended."))
+
+
+class Contact(param.Parameterized):
+    """Who to ask about the output: the contact of its CTA reference metadata.
+
+    Configured inside ``DataWriter`` (``DataWriter: {Contact: {name: ...}}``),
+    as in ctapipe's configuration files.
+    """
+
+    person = param.String(default=None, allow_None=True, doc=(
+        "Name (``name`` in ctapipe's files); default: the login name of the user."))
+    email = param.String(default="unknown", doc="E-mail address.")
+    organization = param.String(default="unknown", doc="Institute or organisation.")
 
 
 class ProcessorTool(param.Parameterized):

@@ -15,9 +15,10 @@ import os
 import sys
 from pathlib import Path
 
-from ..config.registry import ComponentRegistry
-from ..io.dl1 import EventTreeWriter
-from .components import DataWriter, EventSource, ProcessorTool
+from ..config.registry import ComponentRegistry, section_config
+from ..io.dl1 import FORMAT_NAME, EventTreeWriter
+from ..io.reference_metadata import contact_attrs, described_by, now, reference_metadata
+from .components import Contact, DataWriter, EventSource, ProcessorTool
 from .provenance import Provenance
 
 __all__ = ["build_registry", "run_processing", "select_output", "RAW_VARIABLES", "IMAGE_VARIABLES",
@@ -48,6 +49,7 @@ CTAPIPE_ALIASES = {
         "image_cleaner_type": "ImageProcessor.image_cleaner_type",
     }),
     "SimTelEventSource": ("EventSource", {"focal_length_choice": "focal_length_choice"}),
+    "Contact": ("Contact", {"name": "Contact.person"}),
 }
 
 
@@ -60,8 +62,21 @@ def build_registry():
     from ..reco import COMPONENTS as STEREO
 
     components = {"ProcessorTool": ProcessorTool, "EventSource": EventSource, "DataWriter": DataWriter,
+                  "Contact": Contact,
                   **SELECTION, **CALIBRATION, **IMAGE, **MUONS, **STEREO}
     return ComponentRegistry(components, aliases=CTAPIPE_ALIASES, tool="ProcessorTool")
+
+
+def _reference_metadata(described, writer_config, options, *, tool, start, contact):
+    """The CTA reference metadata of a NetCDF output, its data levels from the writer's switches."""
+    from .. import __version__
+
+    levels = [level for level, wanted in (
+        ("DL1_IMAGES", writer_config.write_dl1_images), ("DL1_PARAMETERS", writer_config.write_dl1_parameters),
+        ("DL1_MUON", writer_config.write_muon_parameters), ("DL2", options.reconstruct)) if wanted]
+    return reference_metadata(**described, levels=levels, activity=tool, start=start, product_format="netcdf",
+                              description="iactx event tree (NetCDF-4)", data_model=FORMAT_NAME,
+                              data_model_version=__version__, contact=contact)
 
 
 def select_output(tree, writer):
@@ -234,10 +249,14 @@ def run_processing(registry, config, *, tool="iactx process"):
     if not os.access(log_path.parent, os.W_OK) or log_path.is_dir():
         raise PermissionError(f"cannot write the provenance log {log_path} (DataWriter.provenance_log)")
     provenance = Provenance(tool, config, inputs=source.input_url, output=output)
+    contact = Contact(**section_config(config, "DataWriter", "Contact"))
+    contact = contact_attrs(contact.person, contact.email, contact.organization)
+    start = now()
     total = None if not source.input_url else source.max_events
     if not source.input_url:
         total = min(source.toy_events, source.max_events or source.toy_events)
     done = written = tel_events = 0
+    described = {}
     try:
         ctapipe_format = writer_config.output_format == "ctapipe"
         if ctapipe_format:
@@ -262,6 +281,7 @@ def run_processing(registry, config, *, tool="iactx process"):
 
                     tree = muon_tree(tree, config, only_muons=tool == "iactx muons")
                 writer.append(select_output(tree, writer_config))
+                described = described or described_by(tree)
                 n = batch.sizes["event"]
                 written += tree.sizes["event"]
                 tel_events += sum(tree[name].sizes["tel_event"] for name in tree.iact.cameras)
@@ -269,7 +289,10 @@ def run_processing(registry, config, *, tool="iactx process"):
                 done += n
                 bar.update(n)
             record = provenance.finish(n_events=done, n_events_written=written, n_tel_events=tel_events)
-            writer.update_attrs(**provenance.as_attrs())
+            writer.update_attrs(**provenance.as_attrs(), **contact)
+            if not ctapipe_format and described:  # the ctapipe writer adds the rest of the metadata itself
+                writer.update_attrs(**_reference_metadata(described, writer_config, options, tool=tool,
+                                                          start=start, contact=contact))
     except BaseException:
         log.error("stopped after %d events; no output written to %s", done, output)
         raise
