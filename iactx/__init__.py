@@ -8,6 +8,8 @@ telescope events stacked along ``tel_event``.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import accessor  # noqa: F401  (registers the .iact accessors)
+from . import histograms
+from .histograms import binned_statistic, histogram
 from .io import iter_simtel, open_dl1, open_events, read_simtel, telescope_events, write_dl1
 from .tools.merge import merge_files
 
@@ -16,8 +18,8 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
-__all__ = ["__version__", "iter_simtel", "merge_files", "open_dl1", "open_events", "process_files", "read_simtel",
-           "telescope_events", "write_dl1"]
+__all__ = ["__version__", "binned_statistic", "histogram", "histograms", "iter_simtel", "merge_files", "open_dl1",
+           "open_events", "process_files", "read_simtel", "telescope_events", "write_dl1"]
 
 
 def __getattr__(name):
