@@ -262,3 +262,14 @@ def test_ctapipe_reads_and_agrees():
     assert result.returncode == 0, report
     assert "ctapipe 0.32 reads iactx's files and they agree with ctapipe-process" in result.stdout, report
     assert "PROBLEM" not in result.stdout and "-> 4 events ok" in result.stdout, report
+
+
+def test_true_impact_distance_equals_the_toys_own():
+    from iactx.reco.geometry_toy import stereo_geometry_toy
+    from iactx.reco.true_impact import true_impact_distance
+
+    tree = stereo_geometry_toy(50, seed=3)
+    for name in tree.iact.cameras:
+        got = true_impact_distance(tree, name)
+        assert got.attrs["units"] == "m"
+        np.testing.assert_allclose(got.values, tree[name].ds["true_impact_distance"].values, rtol=1e-12)

@@ -50,7 +50,7 @@ def test_process_sample_file(tmp_path, capsys):
     assert "processed 1 events" in capsys.readouterr().out
     tree = iactx.open_dl1(out)
     plain = xr.open_datatree(out, engine="h5netcdf")
-    assert set(plain.children) == {"instrument", "LSTcam", "NectarCam", "simulation"}
+    assert set(plain.children) == {"instrument", "LSTcam", "NectarCam", "simulation", "statistics"}
     assert int(tree["simulation/shower_distribution"].ds["n_entries"][0]) > 0
     lst = tree["LSTcam"].ds
     assert lst["tel"].values.tolist() == [1, 2, 3, 4]

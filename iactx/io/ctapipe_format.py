@@ -29,12 +29,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import xarray as xr
 
 from .atomic import AtomicOutput
 from .ctapipe_schema import (
     DATA_MODEL_VERSION,
     GEOMETRY_COLUMNS,
     IMPACT_COLUMNS,
+    TRUE_IMPACT_COLUMNS,
     MUON_GROUPS,
     PARAMETER_GROUPS,
     SHOWER_COLUMNS,
@@ -162,10 +164,19 @@ def _tel_mask(name, tel_ids, ids_per_row, field):
 
 
 def _tel_events(tree):
-    """Per camera group: (camera dataset, obs_id, event_id, tel_id arrays) of its telescope events."""
+    """Per camera group: (camera dataset, obs_id, event_id, tel_id arrays) of its telescope events.
+
+    Simulated events get their ``true_impact_distance`` [m].
+    """
+    from ..reco.true_impact import true_impact_distance
+
     out = []
     for name in tree.iact.cameras:
         cam = tree[name].to_dataset()
+        impact = true_impact_distance(tree, name)
+        if impact is not None:
+            cam = cam.assign(true_impact_distance=impact,
+                             true_impact_distance_uncert=xr.zeros_like(impact).assign_attrs(units="m"))
         index = cam.indexes["tel_event"]
         out.append((name, cam, index.get_level_values("obs_id").to_numpy(np.int64),
                     index.get_level_values("event").to_numpy(np.int64),
@@ -406,6 +417,9 @@ def _write_telescope_tables(h5, tel_events, *, simulated):
             if "true_hillas_intensity" in sel:
                 _write_table(h5, f"/simulation/event/telescope/parameters/{name}",
                              index + _from_schema(sel, true_parameters, prefixes))
+            if TRUE_IMPACT_COLUMNS[0][0] in sel:
+                _write_table(h5, f"/simulation/event/telescope/impact/{name}",
+                             index + _from_schema(sel, TRUE_IMPACT_COLUMNS, ["true_impact"]))
             if IMPACT_COLUMNS[0][0] in sel:
                 _write_table(h5, f"/dl2/event/telescope/impact/HillasReconstructor/{name}",
                              index + _from_schema(sel, IMPACT_COLUMNS, ["HillasReconstructor_tel"]))
@@ -488,6 +502,20 @@ class CtapipeDL1Writer(AtomicOutput):
             _write_shower_distribution(self._h5, tree, self._known_distributions)
         self._levels.update(_data_levels(tree, tel_events))
         self.n_events += tree.sizes.get("event", 0)
+
+    def add_node(self, path, ds):
+        """Write a node known only at the end: the image statistics (:data:`~iactx.io.dl1.IMAGE_STATISTICS_PATH`).
+
+        They go to ctapipe's ``/dl1/service/image_statistics``, the runs' counts summed.
+        """
+        from .dl1 import IMAGE_STATISTICS_PATH
+
+        if path != IMAGE_STATISTICS_PATH:
+            raise ValueError(f"{self.path}: ctapipe's layout has no place for the node {path}")
+        _write_table(self._h5, "/dl1/service/image_statistics", [
+            _string("criteria", ds["criterion"].values), _Column("counts", ds["counts"].sum("obs").values, "<i8"),
+            _Column("cumulative_counts", ds["cumulative_counts"].sum("obs").values, "<i8"),
+            _string("func", ds["criterion_expression"].values)])
 
     def update_attrs(self, **attrs):
         """Root attributes to add when the file is closed (e.g. provenance)."""

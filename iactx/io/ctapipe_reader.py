@@ -17,7 +17,9 @@ becomes the event tree of ``docs/data_model.md``:
   length of the optics;
 - ``/dl2/event/subarray/geometry/HillasReconstructor`` and the telescope
   impact distances, when present;
-- ``/simulation/service/shower_distribution`` -> ``/simulation/shower_distribution``.
+- ``/simulation/service/shower_distribution`` -> ``/simulation/shower_distribution``;
+- ``/dl1/service/image_statistics`` -> ``/statistics/image_quality`` when the
+  file holds one run (ctapipe sums the counts of all runs of a merged file).
 
 Values take iactx's units and dtypes; columns iactx has no variable for
 (``tels_with_trigger``, ``n_trigger_pixels``, ``true_starting_grammage``,
@@ -49,6 +51,7 @@ from .ctapipe_schema import (
     TRUE_PARAMETER_GROUPS,
     columns,
 )
+from .dl1 import IMAGE_STATISTICS_PATH
 from .errors import check_input_file, first_bytes
 from .event_tree import EVENT_TYPES, camera_group, make_tree, root_dataset
 from .simtel_instrument import FocalLengthFallbackWarning
@@ -370,6 +373,21 @@ def _shower_distribution(h5):
     )
 
 
+def _image_statistics(h5, obs_ids):
+    """``/dl1/service/image_statistics`` as the ``/statistics/image_quality`` node of the run, or None."""
+    rows = _table(h5, "/dl1/service/image_statistics")
+    if rows is None or not len(rows) or len(obs_ids) != 1:
+        return None
+    names = [c.decode() for c in rows["criteria"]]
+    if len(set(names)) != len(names):  # tables of several processings appended: counts of unknown runs
+        return None
+    return xr.Dataset(
+        {"counts": (("obs", "criterion"), rows["counts"][np.newaxis].astype(np.int64)),
+         "cumulative_counts": (("obs", "criterion"), rows["cumulative_counts"][np.newaxis].astype(np.int64))},
+        coords={"obs_id": ("obs", np.asarray(obs_ids, np.int64)), "criterion": names,
+                "criterion_expression": ("criterion", [f.decode() for f in rows["func"]])})
+
+
 def read_ctapipe_dl1(path, *, focal_length="effective"):
     """Read a ctapipe DL1 (or DL2) HDF5 file into an event tree.
 
@@ -395,7 +413,8 @@ def read_ctapipe_dl1(path, *, focal_length="effective"):
         ``image_mask``, ``is_valid``, ``true_image`` [pe] (tel_event, pixel);
         the DL1, true, muon and impact parameters, ``pointing_alt`` /
         ``pointing_az`` [deg] and ``focal_length`` [m] (tel_event)) and
-        ``/simulation/shower_distribution`` when the file has it.
+        ``/simulation/shower_distribution`` and ``/statistics/image_quality``
+        when the file has them.
 
     Raises
     ------
@@ -433,4 +452,8 @@ def read_ctapipe_dl1(path, *, focal_length="effective"):
         cameras = {name: _camera(h5, subarray, name, root, focal_lengths, focal_length)
                    for name in subarray.camera_types}
         distribution = _shower_distribution(h5)
-    return make_tree(root, subarray.to_dataset(), cameras, shower_distribution=distribution)
+        statistics = _image_statistics(h5, np.unique(root["obs_id"].values))
+    tree = make_tree(root, subarray.to_dataset(), cameras, shower_distribution=distribution)
+    if statistics is not None:
+        tree[IMAGE_STATISTICS_PATH] = xr.DataTree(statistics)
+    return tree

@@ -17,6 +17,7 @@ __all__ = [
     "PARAMETER_GROUPS",
     "SHOWER_COLUMNS",
     "TEL_EVENT_INDEX",
+    "TRUE_IMPACT_COLUMNS",
     "TRUE_PARAMETER_GROUPS",
     "columns",
     "field_name",
@@ -97,6 +98,8 @@ GEOMETRY_COLUMNS = [(f"{_RECO}_{name}", dtype, unit, unit) for name, dtype, unit
 #: ``/dl2/event/telescope/impact/HillasReconstructor/tel_NNN`` after the telescope-event index
 IMPACT_COLUMNS = [(f"{_RECO}_tel_impact_distance", "<f8", "m", "m"),
                   (f"{_RECO}_tel_impact_distance_uncert", "<f8", "m", "m")]
+#: ``/simulation/event/telescope/impact``: distance of each telescope from the true shower axis
+TRUE_IMPACT_COLUMNS = [("true_impact_distance", "<f8", "m", "m"), ("true_impact_distance_uncert", "<f8", "m", "m")]
 #: event types of the ``event_type`` columns (CTAO codes); their names as in ctapipe's EventType
 EVENT_TYPES = {0: "FLATFIELD", 1: "SINGLE_PE", 2: "SKY_PEDESTAL", 3: "DARK_PEDESTAL", 4: "ELECTRONIC_PEDESTAL",
                5: "OTHER_CALIBRATION", 16: "MUON", 17: "HARDWARE_STEREO", 24: "DAQ", 32: "SUBARRAY", 255: "UNKNOWN"}

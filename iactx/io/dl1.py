@@ -29,7 +29,7 @@ from .event_tree import TEL_EVENT_LEVELS
 from .shower_distribution import SHOWER_DISTRIBUTION_PATH
 
 __all__ = ["EventTreeWriter", "write_dl1", "open_dl1", "is_dl1_file", "layout_fingerprint", "FORMAT_NAME",
-           "LAYOUT_ATTR", "PER_RUN_NODES"]
+           "LAYOUT_ATTR", "PER_RUN_NODES", "IMAGE_STATISTICS_PATH"]
 
 #: value of the root attribute ``iactx_format`` that marks our files
 FORMAT_NAME = "iactx-event-tree"
@@ -39,8 +39,10 @@ _INDEX_ATTR = "iactx_stacked_index"
 _INDEXES = {"tel_event": TEL_EVENT_LEVELS}
 #: dimensions along which batches are appended
 _APPENDABLE = ("event", "tel_event", "obs")
+#: node of the image quality query's counts per run (:class:`iactx.image.image_statistics.ImageStatistics`)
+IMAGE_STATISTICS_PATH = "/statistics/image_quality"
 #: nodes with one row per run along ``obs``, which a batch or a file may lack
-PER_RUN_NODES = (SHOWER_DISTRIBUTION_PATH,)
+PER_RUN_NODES = (SHOWER_DISTRIBUTION_PATH, IMAGE_STATISTICS_PATH)
 #: chunks hold at most this many bytes before compression ...
 _CHUNK_BYTES = 2**20
 #: ... and no more rows than the first batch has, or than this, whichever is more
@@ -234,12 +236,31 @@ class EventTreeWriter(AtomicOutput):
         if missing or required:
             raise ValueError(f"{self.path}: batch has groups {sorted(nodes)}, the file has {sorted(self._encoding)}")
         for path in new:
-            ds = nodes.pop(path)
-            self._register(path, ds)
-            if ds.variables:
-                ds.to_netcdf(self._tmp, mode="a", group=path.lstrip("/"), engine="netcdf4",
-                             encoding=self._encoding[path], unlimited_dims=[d for d in _APPENDABLE if d in ds.dims])
+            self._write_node(path, nodes.pop(path))
         return nodes
+
+    def _write_node(self, path, ds):
+        """Write a node new to the file."""
+        self._register(path, ds)
+        if ds.variables:
+            ds.to_netcdf(self._tmp, mode="a", group=path.lstrip("/"), engine="netcdf4",
+                         encoding=self._encoding[path], unlimited_dims=[d for d in _APPENDABLE if d in ds.dims])
+
+    def add_node(self, path, ds):
+        """Write a per-run node (one of :data:`PER_RUN_NODES`) known only at the end, e.g. statistics.
+
+        Parameters
+        ----------
+        path : str
+            Node path; the file must not have it yet.
+        ds : xarray.Dataset
+            One row per run along ``obs``.
+        """
+        if self._encoding is None or path in self._encoding or path not in PER_RUN_NODES:
+            raise ValueError(f"{self.path}: cannot add the node {path} (write the events first; "
+                             f"only new nodes of {PER_RUN_NODES})")
+        self._flush()
+        self._write_node(path, ds)
 
     def _register(self, path, ds):
         """Remember a node's encoding and variables, as written to the file."""

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ..config.registry import ComponentRegistry, section_config
-from ..io.dl1 import FORMAT_NAME, EventTreeWriter
+from ..io.dl1 import FORMAT_NAME, IMAGE_STATISTICS_PATH, EventTreeWriter
 from ..io.reference_metadata import contact_attrs, described_by, now, reference_metadata
 from .components import Contact, DataWriter, EventSource, ProcessorTool
 from .provenance import Provenance
@@ -238,6 +238,7 @@ def run_processing(registry, config, *, tool="iactx process"):
         Re-raised after the partial output has been removed; the number of
         events done is logged.
     """
+    from ..image.image_statistics import ImageStatistics
     from ..image.processor import ImageProcessor
 
     source = registry.create("EventSource", config)
@@ -268,10 +269,13 @@ def run_processing(registry, config, *, tool="iactx process"):
             image_processor = ImageProcessor(config)
             event_type_filter = registry.create("EventTypeFilter", config)
             software_trigger = registry.create("SoftwareTrigger", config)
+            statistics = ImageStatistics(image_processor.quality)
             for batch in _input_batches(source):
                 # as ctapipe-process: event types, then the stereo trigger of the subarray, before the DL1 chain
                 tree = software_trigger(event_type_filter(batch))
-                tree = image_processor(tree) if _has_pixels(tree) else tree  # parameters only: carried through
+                if _has_pixels(tree):  # else parameters only: carried through, with their statistics
+                    tree = image_processor(tree).filter(lambda node: node.path != IMAGE_STATISTICS_PATH)
+                    statistics.add(tree)
                 if options.reconstruct:
                     from ..reco import reconstruct_chain
 
@@ -290,6 +294,8 @@ def run_processing(registry, config, *, tool="iactx process"):
                 bar.update(n)
             record = provenance.finish(n_events=done, n_events_written=written, n_tel_events=tel_events)
             writer.update_attrs(**provenance.as_attrs(), **contact)
+            if statistics.has_counts:
+                writer.add_node(IMAGE_STATISTICS_PATH, statistics.to_dataset())
             if not ctapipe_format and described:  # the ctapipe writer adds the rest of the metadata itself
                 writer.update_attrs(**_reference_metadata(described, writer_config, options, tool=tool,
                                                           start=start, contact=contact))
