@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from iactx.config.criteria import UnsafeCriterionError, compile_criterion
+from iactx.config.criteria import UnsafeCriterionError, compile_criterion, compile_parameter_criterion
 
 NAN = np.nan
 #: three images; NaN marks pixels outside the image (e.g. removed by cleaning)
@@ -67,3 +67,16 @@ def test_hostile_criteria_are_rejected_with_their_name(text, reason):
 def test_non_string_criterion_is_rejected():
     with pytest.raises(UnsafeCriterionError, match="expected a string"):
         compile_criterion("evil", 42)
+
+
+@pytest.mark.parametrize("text, why", [
+    ("lambda im: " + "not " * 25_000 + "im.sum() > 0", "longer than 2000 characters"),
+    ("lambda im: " + "(" * 5000 + "im.sum()" + ")" * 5000 + " > 0", "longer than 2000 characters"),
+    ("lambda im: " + "not " * 300 + "im.sum() > 0", "nested more than 50 levels deep"),
+    ("lambda im: im.sum() > " + "1+" * 400 + "1", "nested more than 50 levels deep"),
+])
+def test_huge_or_deeply_nested_criteria_are_refused_quickly(text, why):
+    with pytest.raises(UnsafeCriterionError, match=why):
+        compile_criterion("deep", text)
+    with pytest.raises(UnsafeCriterionError, match=why):
+        compile_parameter_criterion("deep", text.replace("im.sum()", "parameters.hillas.intensity"))

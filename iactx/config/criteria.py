@@ -85,6 +85,9 @@ _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: np.logical_no
 _COMPARE = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le,
             ast.Eq: operator.eq, ast.NotEq: operator.ne}
 _NUMPY_NAMES = ("np", "numpy")
+#: longest criterion text accepted [characters], and deepest nesting of its expression
+MAX_LENGTH = 2000
+MAX_DEPTH = 50
 
 
 @dataclass(frozen=True)
@@ -173,17 +176,34 @@ def _column(node, arg):
     return "_".join(chain) if len(chain) == 2 else None
 
 
+def _depth(node):
+    """Nesting depth of an expression tree, without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def _parse_lambda(name, text, checker):
     """The argument name and the checked body of the lambda ``text``."""
     def reject(why):
-        raise UnsafeCriterionError(f"quality criterion {name!r} ({text!r}) is not allowed: {why}")
+        shown = text if not isinstance(text, str) or len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+        raise UnsafeCriterionError(f"quality criterion {name!r} ({shown!r}) is not allowed: {why}")
 
     if not isinstance(text, str):
         reject(f"expected a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        reject(f"longer than {MAX_LENGTH} characters")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:
         reject(f"not valid Python syntax ({err.msg})")
+    except (RecursionError, MemoryError):
+        reject("nested too deeply")
+    if _depth(tree) > MAX_DEPTH:
+        reject(f"nested more than {MAX_DEPTH} levels deep")
     lam = tree.body
     if not isinstance(lam, ast.Lambda):
         reject("it must be a lambda with one argument, e.g. 'lambda im: im.sum() > 50'")
