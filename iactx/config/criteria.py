@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["Criterion", "ParameterCriterion", "UnsafeCriterionError", "compile_criterion",
-           "compile_parameter_criterion", "REDUCTIONS"]
+           "compile_parameter_criterion", "criterion_pairs", "REDUCTIONS"]
 
 
 class UnsafeCriterionError(ValueError):
@@ -103,6 +103,24 @@ class Criterion:
         images = np.atleast_2d(np.asarray(images, dtype=np.float64))
         result = np.asarray(self.function(images))
         return np.broadcast_to(result.astype(bool), (images.shape[0],)).copy()
+
+
+def criterion_pairs(items, option):
+    """``(name, text)`` pairs of a configured criteria list, pairs or ctapipe's ``{name: text}`` items.
+
+    Raises
+    ------
+    ValueError
+        An item of another form, naming ``option``.
+    """
+    pairs = []
+    for item in items:
+        if isinstance(item, dict) and len(item) == 1:
+            item = next(iter(item.items()))
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise ValueError(f"{option}: {item!r} is not a (name, expression) pair or {{name: expression}}")
+        pairs.append((str(item[0]), item[1]))
+    return pairs
 
 
 def compile_criterion(name, text):

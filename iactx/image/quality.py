@@ -16,7 +16,7 @@ import numpy as np
 import param
 
 from .._apply import apply_kernel
-from ..config.criteria import compile_criterion
+from ..config.criteria import compile_criterion, criterion_pairs
 from .parameter_kernels import gather_selected
 
 __all__ = ["ImageQualityQuery", "DEFAULT_IMAGE_CRITERIA", "image_quality"]
@@ -66,16 +66,8 @@ class ImageQualityQuery(param.Parameterized):
     def criteria(self):
         """The checked criteria, compiled once."""
         if self._compiled is None:
-            compiled = []
-            for item in self.quality_criteria:
-                if isinstance(item, dict) and len(item) == 1:  # ctapipe's {"name": "expression"} form
-                    item = next(iter(item.items()))
-                if not isinstance(item, (list, tuple)) or len(item) != 2:
-                    raise ValueError(f"quality criterion {item!r}: expected a (name, expression) pair "
-                                     "or {name: expression}")
-                name, text = item
-                compiled.append(compile_criterion(str(name), _as_lambda(text)))
-            self._compiled = compiled
+            self._compiled = [compile_criterion(name, _as_lambda(text)) for name, text in
+                              criterion_pairs(self.quality_criteria, "ImageQualityQuery.quality_criteria")]
         return self._compiled
 
     @property

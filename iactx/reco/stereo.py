@@ -22,7 +22,7 @@ import pandas as pd
 import param
 import xarray as xr
 
-from ..config.criteria import compile_parameter_criterion
+from ..config.criteria import compile_parameter_criterion, criterion_pairs
 from ..coordinates import projections as proj
 from .hillas_reconstructor_kernels import impact_distance_kernel
 
@@ -81,14 +81,8 @@ class StereoQualityQuery(param.Parameterized):
 
     def compiled_criteria(self):
         """The checked ``quality_criteria`` (empty when the bounds are used)."""
-        out = []
-        for item in self.quality_criteria or []:
-            if isinstance(item, dict) and len(item) == 1:
-                item = next(iter(item.items()))
-            if not isinstance(item, (list, tuple)) or len(item) != 2:
-                raise ValueError(f"StereoQualityQuery.quality_criteria: {item!r} is not a (name, expression) pair")
-            out.append(compile_parameter_criterion(str(item[0]), item[1]))
-        return out
+        return [compile_parameter_criterion(name, text) for name, text in
+                criterion_pairs(self.quality_criteria or [], "StereoQualityQuery.quality_criteria")]
 
     def _bounds(self):
         """The active bounds as ``(name, column, bound)``, when ``quality_criteria`` is not given."""
