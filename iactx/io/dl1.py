@@ -51,7 +51,7 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: rows along ``event`` or ``tel_event`` that later batches gather before they are written
 FLUSH_ROWS = 4096
 #: ... or bytes, whichever comes first
-FLUSH_BYTES = 64 * 2**20
+FLUSH_BYTES = 16 * 2**20
 
 
 def _flatten_index(ds):

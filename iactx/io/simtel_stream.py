@@ -1,7 +1,9 @@
 """The objects of a sim_telarray file, walked into array events.
 
-eventio splits the file into EventIO objects and parses the small ones;
-this module walks them in the order sim_telarray writes them and keeps what
+The file's bytes are decompressed ahead in a thread
+(:class:`~iactx.io.read_ahead.ReadAheadStream`); this module splits them
+into top-level EventIO objects, each read into memory at once, lets eventio
+parse the small ones, and walks them in the order sim_telarray writes them and keeps what
 the event tree needs. The ADC samples, most of every file, are decoded here
 (:func:`~iactx.io.adc_kernels.decode_differential_samples`), several times
 faster than through eventio's generic parser; objects the event tree does
@@ -22,19 +24,18 @@ files as ArrayEvents before the first shower.
 from __future__ import annotations
 
 import io
-import os
 import struct
 import warnings
 from collections import defaultdict
 
 import numpy as np
-from eventio import EventIOFile
-from eventio.file_types import is_gzip, is_zstd
+from eventio.base import KNOWN_OBJECTS, EventIOObject, read_header, read_sync_marker
 from eventio.histograms import Histograms
-from eventio.iact import PhotoElectrons, TelescopeData
+from eventio.iact import AtmosphericProfile, InputCard, PhotoElectrons, TelescopeData
 from eventio.simtel import objects as simtel_objects
 
 from .adc_kernels import TRUNCATED, decode_differential_samples, end_of_differential_samples
+from .read_ahead import ReadAheadStream
 
 __all__ = ["SimtelStream", "AdcSamples", "BadBlockError", "UndescribedTelescopesWarning"]
 
@@ -49,11 +50,19 @@ _DESCRIPTIONS = {
     simtel_objects.PointingCorrection: "pointing_correction",
 }
 
+#: header objects the stream does not need (CORSIKA input card, atmosphere table)
+_SKIPPED_HEADER = (InputCard, AtmosphericProfile)
+
+#: top-level objects read into memory; the others (photon bunches, pixel timing, ...) are passed over unread
+_READ_OBJECTS = (simtel_objects.History, simtel_objects.HistoryMeta, simtel_objects.RunHeader,
+                 simtel_objects.MCRunHeader, *_DESCRIPTIONS, simtel_objects.MCShower, simtel_objects.MCEvent,
+                 simtel_objects.ArrayEvent, simtel_objects.CameraMonitoring, simtel_objects.LaserCalibration,
+                 simtel_objects.CalibrationPhotoelectrons, simtel_objects.CalibrationEvent, Histograms,
+                 *_SKIPPED_HEADER)
+
 #: the objects of a History block (command lines and configuration lines)
 _HISTORY_LINES = (simtel_objects.HistoryCommandLine, simtel_objects.HistoryConfig)
 
-#: header objects the stream does not need (CORSIKA input card, atmosphere table)
-_SKIPPED_HEADER = ("InputCard", "AtmosphericProfile")
 
 _ADC_BLOCK_HEAD = struct.Struct("<ihh")  # n_pixels, n_gains, n_samples
 
@@ -144,8 +153,8 @@ class SimtelStream:
 
     def __init__(self, path, *, allowed_tels=None, calibration_events=False):
         self.path = path
-        self._file = EventIOFile(str(path))
-        self._plain = not (is_gzip(str(path)) or is_zstd(str(path)))
+        self._bytes = ReadAheadStream(path)
+        self._file = _top_level_objects(self._bytes, self._reads_payload)
         self._allowed = set(int(t) for t in allowed_tels) if allowed_tels else None
         self._calibration_events = calibration_events
         self.header = None
@@ -185,7 +194,7 @@ class SimtelStream:
                 self.mc_run_headers.append(obj.parse())
             elif type(obj) in _DESCRIPTIONS:
                 self.telescope_descriptions[obj.telescope_id][_DESCRIPTIONS[type(obj)]] = obj.parse()
-            elif type(obj).__name__ not in _SKIPPED_HEADER:
+            elif not isinstance(obj, _SKIPPED_HEADER):
                 self._check_header_complete()
                 return obj
         self._check_header_complete()
@@ -212,11 +221,17 @@ class SimtelStream:
 
     def close(self):
         """Close the file."""
-        self._file.close()
+        self._bytes.close()
 
     def tell(self):
         """Position in the (uncompressed) byte stream."""
-        return self._file.tell()
+        return self._bytes.tell()
+
+    def _reads_payload(self, kind):
+        """Whether the objects of class ``kind`` are read into memory (the others are passed over)."""
+        if issubclass(kind, TelescopeData):
+            return self.true_images
+        return issubclass(kind, _READ_OBJECTS)
 
     def __iter__(self):
         if self._first_event_object is None:
@@ -292,7 +307,7 @@ class SimtelStream:
         Blocks the event tree does not need are skipped unread, so a file cut
         inside one is noticed only here, where the stream ends short.
         """
-        available = os.path.getsize(self.path) if self._plain else self._file.tell()
+        available = self._bytes.tell()
         if available < end:
             raise EOFError(f"the file ends at byte {available}, inside an object that should end at byte {end}")
 
@@ -393,6 +408,34 @@ class SimtelStream:
 
     def _keeps(self, tel_id):
         return self._allowed is None or tel_id in self._allowed
+
+
+def _top_level_objects(stream, reads_payload):
+    """The top-level EventIO objects of ``stream``, each over its own bytes in memory.
+
+    Objects of the classes ``reads_payload`` declines are passed over (their
+    bytes still have to be decompressed, never copied) and come as plain
+    ``EventIOObject`` with an empty payload (some of eventio's classes
+    read their first bytes when made). The payload of an object cut short by the end of the
+    stream is what there was; the next call then ends the iteration.
+    """
+    while True:
+        start = stream.tell()
+        try:
+            read_sync_marker(stream)
+        except StopIteration:
+            return
+        try:
+            header = read_header(stream, offset=start, toplevel=True)
+        except StopIteration:  # the length extension word is missing
+            raise EOFError(f"the file ends at byte {stream.tell()}, inside the header of an object") from None
+        kind = KNOWN_OBJECTS.get(header.type, EventIOObject)
+        if reads_payload(kind):
+            payload = stream.read(header.content_size)
+        else:
+            stream.skip(header.content_size)
+            kind, payload = EventIOObject, b""
+        yield kind(header, filehandle=_PayloadFile(payload, header.content_address))
 
 
 class _PayloadFile:

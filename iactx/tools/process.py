@@ -15,11 +15,13 @@ import os
 import sys
 from pathlib import Path
 
+from .._prefetch import prefetched
 from ..config.registry import ComponentRegistry, section_config
 from ..io.dl1 import FORMAT_NAME, IMAGE_STATISTICS_PATH, EventTreeWriter
 from ..io.reference_metadata import contact_attrs, described_by, now, reference_metadata
 from .components import Contact, DataWriter, EventSource, ProcessorTool
 from .provenance import Provenance
+from .stage_clock import StageClock
 
 __all__ = ["build_registry", "run_processing", "select_output", "RAW_VARIABLES", "IMAGE_VARIABLES",
            "KEPT_VARIABLES", "CTAPIPE_ALIASES"]
@@ -258,6 +260,7 @@ def run_processing(registry, config, *, tool="iactx process"):
         total = min(source.toy_events, source.max_events or source.toy_events)
     done = written = tel_events = 0
     described = {}
+    clock = StageClock()
     try:
         ctapipe_format = writer_config.output_format == "ctapipe"
         if ctapipe_format:
@@ -270,21 +273,29 @@ def run_processing(registry, config, *, tool="iactx process"):
             event_type_filter = registry.create("EventTypeFilter", config)
             software_trigger = registry.create("SoftwareTrigger", config)
             statistics = ImageStatistics(image_processor.quality)
-            for batch in _input_batches(source):
+            # the next batch is read and decoded in a thread while this one is processed
+            batches = prefetched(clock.timed_iteration(_input_batches(source), "reading (reader thread)"),
+                                 name="iactx reader")
+            while (batch := clock.timed_next(batches, "waiting for the reader")) is not None:
                 # as ctapipe-process: event types, then the stereo trigger of the subarray, before the DL1 chain
-                tree = software_trigger(event_type_filter(batch))
+                with clock("event selection"):
+                    tree = software_trigger(event_type_filter(batch))
                 if _has_pixels(tree):  # else parameters only: carried through, with their statistics
-                    tree = image_processor(tree).filter(lambda node: node.path != IMAGE_STATISTICS_PATH)
-                    statistics.add(tree)
+                    with clock("DL1 (calibration, cleaning, parameters)"):
+                        tree = image_processor(tree).filter(lambda node: node.path != IMAGE_STATISTICS_PATH)
+                        statistics.add(tree)
                 if options.reconstruct:
                     from ..reco import reconstruct_chain
 
-                    tree = reconstruct_chain(tree, config)
+                    with clock("stereo reconstruction"):
+                        tree = reconstruct_chain(tree, config)
                 if writer_config.write_muon_parameters:
                     from ..image.muon import muon_tree  # scipy.optimize: imported only when needed
 
-                    tree = muon_tree(tree, config, only_muons=tool == "iactx muons")
-                writer.append(select_output(tree, writer_config))
+                    with clock("muons"):
+                        tree = muon_tree(tree, config, only_muons=tool == "iactx muons")
+                with clock("writing"):
+                    writer.append(select_output(tree, writer_config))
                 described = described or described_by(tree)
                 n = batch.sizes["event"]
                 written += tree.sizes["event"]
@@ -303,4 +314,5 @@ def run_processing(registry, config, *, tool="iactx process"):
         log.error("stopped after %d events; no output written to %s", done, output)
         raise
     provenance.write_log(log_path)
+    log.info("time per stage: %s", clock.summary())
     return record

@@ -8,6 +8,7 @@ import os
 import platform
 import socket
 import sys
+import threading
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -33,6 +34,29 @@ def file_record(path):
     return {"path": str(path.resolve()), "size": path.stat().st_size, "sha256": _sha256(path)}
 
 
+class _InBackground:
+    """``function()`` run in a daemon thread (which does not delay the exit of a stopped tool)."""
+
+    def __init__(self, function):
+        self._function = function
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._run, name="iactx input sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            self._value = self._function()
+        except Exception as err:  # noqa: BLE001 - raised by result(), in the caller's thread
+            self._error = err
+
+    def result(self):
+        """The function's value (its exception raised here)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def _versions():
     out = {"python": platform.python_version()}
     for name in _PACKAGES:
@@ -53,18 +77,22 @@ class Provenance:
     config : dict
         The resolved configuration.
     inputs : list of path
-        Input files (recorded with size and sha256).
+        Input files, recorded with size and sha256. The sums are computed
+        in a thread while the tool works (hashlib releases the interpreter
+        lock, so on a second core this costs the run no time);
+        :meth:`finish` waits for them.
     output : path, optional
         Output file.
     """
 
     def __init__(self, tool, config, inputs=(), output=None):
         self.start = datetime.now(timezone.utc)
+        self._input_records = _InBackground(lambda: [file_record(p) for p in inputs])
         self.record = {
             "tool": tool,
             "command_line": " ".join(sys.argv),
             "configuration": config,
-            "inputs": [file_record(p) for p in inputs],
+            "inputs": [],
             "output": str(Path(output).resolve()) if output else None,
             "start": self.start.isoformat(),
             "versions": _versions(),
@@ -75,6 +103,7 @@ class Provenance:
 
     def finish(self, **summary):
         """Close the record: stop time, duration [s] and a summary (e.g. event counts)."""
+        self.record["inputs"] = self._input_records.result()
         stop = datetime.now(timezone.utc)
         self.record.update(stop=stop.isoformat(), duration=(stop - self.start).total_seconds(), **summary)
         return self.record
