@@ -53,12 +53,13 @@ def _sample_path():
     return folder / SAMPLE
 
 
-def amplified_file(copies):
-    """The sample file repeated ``copies`` times, made once in the temporary folder."""
-    target = Path(tempfile.gettempdir()) / f"iactx_bench_{SAMPLE.split('.')[0]}_x{copies}.simtel.zst"
+def amplified_file(copies, sample=None):
+    """``sample`` (default: the camsettings_v6 sample) repeated ``copies`` times, made once in the temporary folder."""
+    sample = Path(sample) if sample else _sample_path()
+    target = Path(tempfile.gettempdir()) / f"iactx_bench_{sample.name.split('.')[0]}_x{copies}.simtel.zst"
     if not target.exists():
         partial = target.with_name(target.name + ".part.zst")
-        subprocess.run([sys.executable, str(AMPLIFY), str(_sample_path()), str(partial), str(copies)], check=True)
+        subprocess.run([sys.executable, str(AMPLIFY), str(sample), str(partial), str(copies)], check=True)
         partial.rename(target)
     return target
 
