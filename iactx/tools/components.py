@@ -25,10 +25,11 @@ class EventSource(param.Parameterized):
         "file has no effective focal length."))
     batch_size = param.Integer(default=100, bounds=(1, None), doc=(
         "Events processed and written at a time, at most."))
-    batch_megabytes = param.Number(default=256.0, bounds=(1.0, None), doc=(
+    batch_megabytes = param.Number(default=128.0, bounds=(1.0, None), doc=(
         "A batch of sim_telarray events also ends once its R1 waveforms take this many MB "
         "(2**20 bytes): this bounds the memory use, whatever the number and size of the cameras "
-        "per event (a stereo event of tens of telescopes holds tens of MB of waveforms)."))
+        "per event (a stereo event of tens of telescopes holds tens of MB of waveforms). Two "
+        "batches are in memory at a time: the next one is read while the current one is processed."))
     strict = param.Boolean(default=False, doc=(
         "Fail on a damaged sim_telarray file (cut short, without its end-of-run blocks, or with a "
         "corrupt block) instead of warning and keeping the complete events before the damage."))
