@@ -12,11 +12,10 @@ memory the thread can take whatever the file holds.
 from __future__ import annotations
 
 import gzip
-import queue
-import threading
-import weakref
 
 import zstandard
+
+from .._prefetch import prefetched
 
 __all__ = ["ReadAheadStream", "CHUNK_BYTES", "AHEAD_CHUNKS"]
 
@@ -27,10 +26,6 @@ AHEAD_CHUNKS = 3
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _GZIP_MAGIC = b"\x1f\x8b"
-#: what the thread puts last: the end of the stream
-_END = object()
-#: seconds between two checks of the stop request while the caller is not reading
-_POLL = 0.1
 
 
 def _decompressed(raw):
@@ -44,28 +39,12 @@ def _decompressed(raw):
     return raw
 
 
-def _produce(raw, chunk_bytes, chunks, stop):
-    """Thread: decompress ``raw`` into ``chunks`` until the end, an error or ``stop``."""
-    try:
+def _chunks(path, chunk_bytes):
+    """The uncompressed bytes of ``path``, ``chunk_bytes`` at a time."""
+    with open(path, "rb") as raw:
         source = _decompressed(raw)
-        while not stop.is_set():
-            chunk = source.read(chunk_bytes)
-            if not chunk:
-                break
-            _hand_over(chunks, stop, chunk)
-    except Exception as err:  # noqa: BLE001 - handed to the caller, raised where the bytes stop
-        _hand_over(chunks, stop, err)
-    _hand_over(chunks, stop, _END)
-
-
-def _hand_over(chunks, stop, item):
-    """Queue ``item``, waiting for room unless the reader has been closed."""
-    while not stop.is_set():
-        try:
-            chunks.put(item, timeout=_POLL)
-            return
-        except queue.Full:
-            continue
+        while chunk := source.read(chunk_bytes):
+            yield chunk
 
 
 class ReadAheadStream:
@@ -89,32 +68,18 @@ class ReadAheadStream:
 
     def __init__(self, path, *, chunk_bytes=CHUNK_BYTES, ahead=AHEAD_CHUNKS):
         self.path = path
-        self._chunk_bytes = int(chunk_bytes)
-        self._chunks = queue.Queue(maxsize=max(1, int(ahead)))
-        self._stop = threading.Event()
+        open(path, "rb").close()  # a missing or unreadable file fails here, not in the thread
+        self._chunks = prefetched(_chunks(path, int(chunk_bytes)), ahead=ahead, name=f"iactx read-ahead {path}")
         self._current = memoryview(b"")
         self._offset = 0
         self._position = 0
-        self._ended = False
-        self._raw = open(path, "rb")
-        self._thread = threading.Thread(target=_produce, args=(self._raw, self._chunk_bytes, self._chunks, self._stop),
-                                        name=f"iactx read-ahead {path}", daemon=True)
-        self._thread.start()
-        # a stream dropped without close() must not leave its thread waiting for room
-        weakref.finalize(self, self._stop.set)
 
     def _next_chunk(self):
         """Make the next chunk current; False at the end of the stream."""
-        if self._ended:
+        chunk = next(self._chunks, None)
+        if chunk is None:
             return False
-        item = self._chunks.get()
-        if item is _END:
-            self._ended = True
-            return False
-        if isinstance(item, Exception):
-            self._ended = True
-            raise item
-        self._current, self._offset = memoryview(item), 0
+        self._current, self._offset = memoryview(chunk), 0
         return True
 
     def _take(self, size, keep):
@@ -146,7 +111,5 @@ class ReadAheadStream:
 
     def close(self):
         """Stop the thread and close the file."""
-        self._stop.set()
-        self._thread.join()
-        self._raw.close()
+        self._chunks.close()
         self._current = memoryview(b"")
