@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from contextlib import closing
 import os
 import sys
 from pathlib import Path
@@ -267,15 +268,16 @@ def run_processing(registry, config, *, tool="iactx process"):
             from ..io.ctapipe_format import CtapipeDL1Writer as writer_class
         else:
             writer_class = EventTreeWriter
-        with writer_class(output, overwrite=writer_config.overwrite) as writer, \
+        # the next batch is read and decoded in a thread while this one is processed; closing
+        # the iteration stops that thread (and closes the input) on any error, before the cleanup
+        batches = prefetched(clock.timed_iteration(_input_batches(source), "reading (reader thread)"),
+                             name="iactx reader")
+        with writer_class(output, overwrite=writer_config.overwrite) as writer, closing(batches), \
                 _progress(options.progress_bar, total, tool) as bar:
             image_processor = ImageProcessor(config)
             event_type_filter = registry.create("EventTypeFilter", config)
             software_trigger = registry.create("SoftwareTrigger", config)
             statistics = ImageStatistics(image_processor.quality)
-            # the next batch is read and decoded in a thread while this one is processed
-            batches = prefetched(clock.timed_iteration(_input_batches(source), "reading (reader thread)"),
-                                 name="iactx reader")
             while (batch := clock.timed_next(batches, "waiting for the reader")) is not None:
                 # as ctapipe-process: event types, then the stereo trigger of the subarray, before the DL1 chain
                 with clock("event selection"):
