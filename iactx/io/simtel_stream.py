@@ -3,8 +3,8 @@
 The file's bytes are decompressed ahead in a thread
 (:class:`~iactx.io.read_ahead.ReadAheadStream`); this module splits them
 into top-level EventIO objects, each read into memory at once, lets eventio
-parse the small ones, and walks them in the order sim_telarray writes them and keeps what
-the event tree needs. The ADC samples, most of every file, are decoded here
+parse the small ones, and walks them in the order sim_telarray writes them,
+keeping what the event tree needs. The ADC samples, most of every file, are decoded here
 (:func:`~iactx.io.adc_kernels.decode_differential_samples`), several times
 faster than through eventio's generic parser; objects the event tree does
 not use (pixel timing, image parameters, photon bunches, photo-electron
@@ -53,7 +53,7 @@ _DESCRIPTIONS = {
 #: header objects the stream does not need (CORSIKA input card, atmosphere table)
 _SKIPPED_HEADER = (InputCard, AtmosphericProfile)
 
-#: top-level objects read into memory; the others (photon bunches, pixel timing, ...) are passed over unread
+#: top-level objects read into memory; the others (photon bunches, unknown types, ...) are passed over unread
 _READ_OBJECTS = (simtel_objects.History, simtel_objects.HistoryMeta, simtel_objects.RunHeader,
                  simtel_objects.MCRunHeader, *_DESCRIPTIONS, simtel_objects.MCShower, simtel_objects.MCEvent,
                  simtel_objects.ArrayEvent, simtel_objects.CameraMonitoring, simtel_objects.LaserCalibration,
@@ -415,9 +415,9 @@ def _top_level_objects(stream, reads_payload):
 
     Objects of the classes ``reads_payload`` declines are passed over (their
     bytes still have to be decompressed, never copied) and come as plain
-    ``EventIOObject`` with an empty payload (some of eventio's classes
-    read their first bytes when made). The payload of an object cut short by the end of the
-    stream is what there was; the next call then ends the iteration.
+    ``EventIOObject`` with an empty payload (some of eventio's classes read
+    their first bytes when made). The payload of an object cut short by the
+    end of the stream is what there was; the next call ends the iteration.
     """
     while True:
         start = stream.tell()
