@@ -39,12 +39,12 @@ class StageClock:
             self.cpu[stage] += time.thread_time() - cpu
 
     def timed_next(self, iterator, stage):
-        """``next(iterator)`` timed as ``stage``; None at the end."""
+        """``next(iterator)`` timed as ``stage``; None at the end (so the items must not be None)."""
         with self(stage):
             return next(iterator, None)
 
     def timed_iteration(self, iterable, stage):
-        """The items of ``iterable``, the time spent producing each one counted as ``stage``."""
+        """The items of ``iterable`` (none of them None), the time spent producing each one counted as ``stage``."""
         iterator = iter(iterable)
         try:
             while (item := self.timed_next(iterator, stage)) is not None:
