@@ -1,6 +1,7 @@
 """Bad input gets a clear error naming the file, never a half result."""
 
 import gzip
+import re
 import time
 
 import numpy as np
@@ -196,3 +197,101 @@ def test_impossible_options_are_refused_with_one_line(tmp_path, capsys, option, 
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert time.perf_counter() - start < 60  # refused, not run for minutes
     assert not list(tmp_path.iterdir())
+
+
+def test_a_full_file_system_at_the_final_flush_is_named_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    """The HDF5 library says only "HDF error"; with the disk full the message says so, with the path."""
+    import shutil
+    from collections import namedtuple
+
+    from iactx.io import dl1
+    from iactx.tools.cli import main
+
+    def full_disk_flush(self):
+        raise RuntimeError("NetCDF: HDF error")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(dl1.EventTreeWriter, "_flush", full_disk_flush)  # one event: written at the final flush
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 4096, 4096))
+    output = tmp_path / "out.nc"
+    assert main(["process", "--input", str(data_file("camsettings_v6.simtel.zst")), "--output", str(output),
+                 "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (f"iactx process: error: [Errno 28] no space left on device: {output} not written; "
+                           f"0.0 MB free in {tmp_path}")
+    assert not list(tmp_path.iterdir())  # neither output, nor provenance log, nor temporary file
+
+
+def test_other_write_errors_are_not_called_a_full_disk(tmp_path, monkeypatch):
+    from iactx.io import dl1
+
+    def failing_flush(self):
+        raise RuntimeError("NetCDF: HDF error")
+
+    monkeypatch.setattr(dl1.EventTreeWriter, "_flush", failing_flush)  # plenty of free space in tmp_path
+    with pytest.raises(RuntimeError, match="HDF error"):
+        iactx.write_dl1(iactx.read_simtel(data_file("lst_with_photons.simtel.zst")), tmp_path / "out.nc")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture
+def small_file_system(tmp_path):
+    """A 2 MB tmpfs (needs root and mount(8); the CI machines have both)."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    place = tmp_path / "small"
+    place.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(place)]).returncode:
+        pytest.skip("this machine refuses to mount a tmpfs")
+    yield place
+    subprocess.run(["umount", "--lazy", str(place)], check=True)  # HDF5 may still hold a (deleted, empty) file
+
+
+@pytest.mark.parametrize("output_format", ["netcdf", "ctapipe"])
+@pytest.mark.parametrize("free_kb", [5, 300])
+def test_a_really_full_file_system_is_named_and_leaves_nothing(small_file_system, capsys, output_format, free_kb):
+    import shutil
+
+    from iactx.tools.cli import main
+
+    filler = small_file_system / "filler"
+    filler.write_bytes(bytes(shutil.disk_usage(small_file_system).free - free_kb * 1024))
+    free = shutil.disk_usage(small_file_system).free
+    output = small_file_system / "out.nc"
+    assert main(["process", "--input", str(data_file("camsettings_v6.simtel.zst")), "--output", str(output),
+                 f"--DataWriter.output_format={output_format}", "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("iactx process: error: [Errno 28] no space left on device: ") and "not written" in err, err
+    assert str(small_file_system) in err
+    assert [p.name for p in small_file_system.iterdir()] == ["filler"]
+    assert shutil.disk_usage(small_file_system).free == free  # the space of the temporary file is given back
+
+
+@pytest.mark.parametrize(("output_format", "corrupt_message"), [
+    ("netcdf", "is corrupt: the NetCDF-4 library cannot read it"),
+    ("ctapipe", "a ctapipe file without the instrument"),
+])
+def test_truncated_and_corrupt_dl1_files_are_named_as_such(tmp_path, capsys, output_format, corrupt_message):
+    from iactx.tools.cli import main
+
+    written = tmp_path / "full.dl1"
+    assert main(["process", "--input", str(data_file("lst_muons_with_true_photons.simtel.zst")), "--output",
+                 str(written), f"--DataWriter.output_format={output_format}", "--no-progress"]) == 0
+    data = written.read_bytes()
+    cut, zeroed = tmp_path / "cut.dl1", tmp_path / "zeroed.dl1"
+    cut.write_bytes(data[:len(data) // 2])
+    n = len(data)
+    zeroed.write_bytes(data[:n // 20] + bytes(n - n // 20 - n // 20) + data[n - n // 20:])
+    truncated = f"{cut} is a truncated HDF5 file: it has {len(data) // 2} of its {len(data)} bytes"
+    for path, message in ((cut, truncated), (zeroed, f"{zeroed}: " if output_format == "ctapipe" else str(zeroed))):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            iactx.open_dl1(path)
+        capsys.readouterr()
+        assert main(["info", str(path)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    with pytest.raises(ValueError, match=corrupt_message):
+        iactx.open_dl1(zeroed)

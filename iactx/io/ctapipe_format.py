@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from .atomic import AtomicOutput
+from .atomic import AtomicOutput, writes
 from .ctapipe_schema import (
     DATA_MODEL_VERSION,
     GEOMETRY_COLUMNS,
@@ -480,6 +480,7 @@ class CtapipeDL1Writer(AtomicOutput):
         self._extra_attrs = {}
         self.n_events = 0
 
+    @writes
     def append(self, tree):
         """Append the events of ``tree`` (same instrument as the first batch).
 
@@ -503,6 +504,7 @@ class CtapipeDL1Writer(AtomicOutput):
         self._levels.update(_data_levels(tree, tel_events))
         self.n_events += tree.sizes.get("event", 0)
 
+    @writes
     def add_node(self, path, ds):
         """Write a node known only at the end: the image statistics (:data:`~iactx.io.dl1.IMAGE_STATISTICS_PATH`).
 
@@ -521,10 +523,10 @@ class CtapipeDL1Writer(AtomicOutput):
         """Root attributes to add when the file is closed (e.g. provenance)."""
         self._extra_attrs.update(attrs)
 
-    def close(self):
-        """Write the root metadata and move the file to its final name."""
+    @writes
+    def _finish(self):
+        """Write the root metadata and close the file."""
         if self._first is None:
-            self.abort()
             raise ValueError(f"nothing was written to {self.path}: no events")
         import tables
 
@@ -533,16 +535,11 @@ class CtapipeDL1Writer(AtomicOutput):
             **described_by(self._first), levels=levels, start=self._start, activity=str(self._extra_attrs.get("created_by", "iactx")),
             product_format="hdf5", description="iactx DL1 event tree in ctapipe's data model", data_model="ASWG",
             data_model_version=DATA_MODEL_VERSION)
-        try:
-            with warnings.catch_warnings():  # ctapipe's attribute names have spaces, unusable as Python names
-                warnings.simplefilter("ignore", tables.NaturalNameWarning)
-                for key, value in {**metadata, **self._extra_attrs}.items():  # a given contact wins
-                    self._h5.root._v_attrs[key] = value
-            self._h5.close()
-        except BaseException:
-            self.abort()
-            raise
-        return self._publish()
+        with warnings.catch_warnings():  # ctapipe's attribute names have spaces, unusable as Python names
+            warnings.simplefilter("ignore", tables.NaturalNameWarning)
+            for key, value in {**metadata, **self._extra_attrs}.items():  # a given contact wins
+                self._h5.root._v_attrs[key] = value
+        self._h5.close()
 
     def abort(self):
         """Close and remove the temporary file; nothing is left behind."""

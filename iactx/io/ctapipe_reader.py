@@ -443,16 +443,20 @@ def read_ctapipe_dl1(path, *, focal_length="effective"):
                          f"group); it starts with {first_bytes(path)}")
     if focal_length not in ("effective", "equivalent"):
         raise ValueError(f"focal_length must be 'effective' or 'equivalent', got {focal_length!r}")
-    with tables.open_file(path, "r") as h5:
-        if f"{_INSTRUMENT}/subarray/layout" not in h5 or "/dl1/event/subarray/trigger" not in h5:
-            raise ValueError(f"{path}: a ctapipe file without the instrument or the subarray trigger table "
-                             "(/configuration/instrument/subarray/layout, /dl1/event/subarray/trigger)")
-        subarray, focal_lengths = _subarray(h5, path, focal_length)
-        root = _root(h5, path, focal_length)
-        cameras = {name: _camera(h5, subarray, name, root, focal_lengths, focal_length)
-                   for name in subarray.camera_types}
-        distribution = _shower_distribution(h5)
-        statistics = _image_statistics(h5, np.unique(root["obs_id"].values))
+    try:
+        with tables.open_file(path, "r") as h5:
+            if f"{_INSTRUMENT}/subarray/layout" not in h5 or "/dl1/event/subarray/trigger" not in h5:
+                raise ValueError(f"{path}: a ctapipe file without the instrument or the subarray trigger table "
+                                 "(/configuration/instrument/subarray/layout, /dl1/event/subarray/trigger)")
+            subarray, focal_lengths = _subarray(h5, path, focal_length)
+            root = _root(h5, path, focal_length)
+            cameras = {name: _camera(h5, subarray, name, root, focal_lengths, focal_length)
+                       for name in subarray.camera_types}
+            distribution = _shower_distribution(h5)
+            statistics = _image_statistics(h5, np.unique(root["obs_id"].values))
+    except (OSError, RuntimeError, tables.NodeError) as err:  # PyTables' message is HDF5's whole back trace
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path} is corrupt: the HDF5 library cannot read it ({reason})") from None
     tree = make_tree(root, subarray.to_dataset(), cameras, shower_distribution=distribution)
     if statistics is not None:
         tree[IMAGE_STATISTICS_PATH] = xr.DataTree(statistics)

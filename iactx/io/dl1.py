@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .atomic import AtomicOutput
-from .errors import check_input_file, first_bytes
+from .atomic import AtomicOutput, writes
+from .errors import HDF5_SIGNATURE, check_input_file, first_bytes
 from .event_tree import TEL_EVENT_LEVELS
 from .shower_distribution import SHOWER_DISTRIBUTION_PATH
 
@@ -47,7 +47,6 @@ PER_RUN_NODES = (SHOWER_DISTRIBUTION_PATH, IMAGE_STATISTICS_PATH)
 _CHUNK_BYTES = 2**20
 #: ... and no more rows than the first batch has, or than this, whichever is more
 _MIN_CHUNK_ROWS = 1024
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: rows along ``event`` or ``tel_event`` that later batches gather before they are written
 FLUSH_ROWS = 4096
 #: ... or bytes, whichever comes first
@@ -197,6 +196,7 @@ class EventTreeWriter(AtomicOutput):
         self._extra_attrs = {}
         self.n_events = 0
 
+    @writes
     def append(self, tree):
         """Append the events of ``tree`` (same layout as the first batch).
 
@@ -246,6 +246,7 @@ class EventTreeWriter(AtomicOutput):
             ds.to_netcdf(self._tmp, mode="a", group=path.lstrip("/"), engine="netcdf4",
                          encoding=self._encoding[path], unlimited_dims=[d for d in _APPENDABLE if d in ds.dims])
 
+    @writes
     def add_node(self, path, ds):
         """Write a per-run node (one of :data:`PER_RUN_NODES`) known only at the end, e.g. statistics.
 
@@ -321,10 +322,10 @@ class EventTreeWriter(AtomicOutput):
         """Root attributes to add when the file is closed (e.g. provenance)."""
         self._extra_attrs.update(attrs)
 
-    def close(self):
-        """Finish the file and move it to its final name."""
+    @writes
+    def _finish(self):
+        """Write the staged batches and the root attributes."""
         if self._encoding is None:
-            self.abort()
             raise ValueError(f"nothing was written to {self.path}: no events")
         self._flush()
         if self._extra_attrs:
@@ -332,7 +333,6 @@ class EventTreeWriter(AtomicOutput):
 
             with netCDF4.Dataset(self._tmp, "a") as f:
                 f.setncatts(self._extra_attrs)
-        return self._publish()
 
 
 def write_dl1(tree, path, *, overwrite=False):
@@ -370,7 +370,7 @@ def is_dl1_file(path):
     """Whether ``path`` is an HDF5 file written by :func:`write_dl1`."""
     try:
         with open(path, "rb") as f:
-            if f.read(8) != _HDF5_SIGNATURE:
+            if f.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
                 return False
         import h5py
 
@@ -391,8 +391,12 @@ def _open_one(path, chunks):
     if not is_dl1_file(path):
         raise ValueError(f"{path} is not an iactx event-tree file (NetCDF-4 with iactx_format); "
                          f"it starts with {first_bytes(path)}")
-    tree = xr.open_datatree(path, engine="netcdf4", chunks=chunks)
-    restored = {node.path: _restore_index(_restore_strings(node.to_dataset(inherit=False))) for node in tree.subtree}
+    try:
+        tree = xr.open_datatree(path, engine="netcdf4", chunks=chunks)
+        restored = {node.path: _restore_index(_restore_strings(node.to_dataset(inherit=False)))
+                    for node in tree.subtree}
+    except (OSError, RuntimeError) as err:  # netCDF-C says only "NetCDF: HDF error"
+        raise ValueError(f"{path} is corrupt: the NetCDF-4 library cannot read it ({err})") from None
     for name in ("iactx_format", LAYOUT_ATTR):
         restored["/"].attrs.pop(name, None)
     return xr.DataTree.from_dict(restored)

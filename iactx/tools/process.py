@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .._prefetch import prefetched
 from ..config.registry import ComponentRegistry, section_config
+from ..io.atomic import AtomicTextFile
 from ..io.dl1 import FORMAT_NAME, IMAGE_STATISTICS_PATH, EventTreeWriter
 from ..io.reference_metadata import contact_attrs, described_by, now, reference_metadata
 from .components import Contact, DataWriter, EventSource, ProcessorTool
@@ -272,7 +273,9 @@ def run_processing(registry, config, *, tool="iactx process"):
         # the iteration stops that thread (and closes the input) on any error, before the cleanup
         batches = prefetched(clock.timed_iteration(_input_batches(source), "reading (reader thread)"),
                              name="iactx reader")
-        with writer_class(output, overwrite=writer_config.overwrite) as writer, closing(batches), \
+        # the log appears after the output, and neither if either fails
+        with AtomicTextFile(log_path, overwrite=True) as log_file, \
+                writer_class(output, overwrite=writer_config.overwrite) as writer, closing(batches), \
                 _progress(options.progress_bar, total, tool) as bar:
             image_processor = ImageProcessor(config)
             event_type_filter = registry.create("EventTypeFilter", config)
@@ -312,9 +315,9 @@ def run_processing(registry, config, *, tool="iactx process"):
             if not ctapipe_format and described:  # the ctapipe writer adds the rest of the metadata itself
                 writer.update_attrs(**_reference_metadata(described, writer_config, options, tool=tool,
                                                           start=start, contact=contact))
+            log_file.write(provenance.as_json())
     except BaseException:
         log.error("stopped after %d events; no output written to %s", done, output)
         raise
-    provenance.write_log(log_path)
     log.info("time per stage: %s", clock.summary())
     return record

@@ -116,6 +116,6 @@ class Provenance:
             "created_by": self.record["tool"],
         }
 
-    def write_log(self, path):
-        """Write the record as JSON."""
-        Path(path).write_text(json.dumps(self.record, indent=2, default=str) + "\n")
+    def as_json(self):
+        """The record as indented JSON text (the provenance log)."""
+        return json.dumps(self.record, indent=2, default=str) + "\n"
