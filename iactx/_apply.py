@@ -38,7 +38,7 @@ def apply_kernel(func, *args, input_core_dims, output_core_dims, output_dtypes,
     xarray.DataArray or tuple of xarray.DataArray
     """
     return xr.apply_ufunc(
-        func, *args,
+        func, *_without_needless_alignment(args),
         input_core_dims=input_core_dims,
         output_core_dims=output_core_dims,
         output_dtypes=output_dtypes,
@@ -47,3 +47,21 @@ def apply_kernel(func, *args, input_core_dims, output_core_dims, output_dtypes,
         kwargs=kwargs or {},
         keep_attrs=False,
     )
+
+
+def _without_needless_alignment(args):
+    """``args`` with each DataArray that shares every coordinate object of the first one given as its Variable.
+
+    apply_ufunc aligns all DataArray arguments (about 0.1 ms each for a
+    ``tel_event`` MultiIndex, whatever the size). Those whose coordinates are
+    the very objects the first DataArray carries (variables of one camera
+    group) cannot change that alignment nor add coordinates to the output, so
+    their Variables give the same result.
+    """
+    arrays = [a for a in args if isinstance(a, xr.DataArray)]
+    if len(arrays) < 2:
+        return args
+    reference = arrays[0].coords.variables
+    return [a.variable if isinstance(a, xr.DataArray) and a is not arrays[0]
+            and all(reference.get(name) is var for name, var in a.coords.variables.items()) else a
+            for a in args]

@@ -28,6 +28,7 @@ import param
 import xarray as xr
 
 from .._apply import apply_kernel
+from .._assign import with_variables
 from ..io.event_tree import tel_types_of
 from ..config.telescope_parameter import TelescopeParameter, resolve_per_tel_event
 from ..image.reducer import REDUCERS
@@ -248,7 +249,7 @@ def calibrate(ds, extractor="NeighborPeakWindowSum", *, tel_types=None, broken_p
     if "is_valid" in result:
         new["is_valid"] = _as_dtype(result["is_valid"], bool).copy(deep=False)
         new["is_valid"].attrs = {"long_name": "whether the extractor's second pass succeeded"}
-    return ds.assign(new)
+    return with_variables(ds, new)
 
 
 def calibrate_tree(tree, extractor="NeighborPeakWindowSum", *, broken_pixels=None,

@@ -29,6 +29,7 @@ import param
 import xarray as xr
 
 from .._apply import apply_kernel
+from .._assign import with_variables
 from ..instrument import CameraGeometry
 from . import cleaning_kernels as K
 from ..config.telescope_parameter import TelescopeParameter, resolve_per_tel_event
@@ -170,8 +171,8 @@ def merge_into(cam, *new):
         for dim in ("tel_event", "pixel"):
             if dim in item.indexes and dim in cam.indexes and not item.indexes[dim].equals(cam.indexes[dim]):
                 raise ValueError(f"cannot merge: '{dim}' differs from the camera group's")
-        variables.update({name: var.variable for name, var in item.data_vars.items()})
-    return cam.assign(variables)
+        variables.update({name: item.variables[name] for name in item.data_vars})  # no DataArray built
+    return with_variables(cam, variables)
 
 
 def _mask_result(da, name="image_mask"):

@@ -27,10 +27,13 @@ independent of processing order).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import xarray as xr
 
 from .._apply import apply_kernel
+from .._assign import with_variables
 from ..instrument import CameraGeometry
 from . import parameter_kernels as K
 from .quality import ImageQualityQuery
@@ -220,13 +223,22 @@ def _float_array(values):
 
 
 def _split(block, dim, columns, frame):
-    """One variable per column of ``block`` (tel_event, dim), built as plain variables (one alignment)."""
-    block = block.transpose("tel_event", dim)
-    data = {_name(group, column, frame): xr.Variable(("tel_event",), block.data[:, k], _attrs(group, column, frame))
-            for k, (group, column) in enumerate(columns)}
-    coords = xr.Coordinates({name: block.coords[name].variable for name in block.coords if name != dim},
-                            indexes={name: index for name, index in block.xindexes.items() if name != dim})
-    return xr.Dataset(data, coords=coords)
+    """One variable per column of ``block`` (tel_event, dim), put in without index alignment."""
+    if block.dims != ("tel_event", dim):
+        block = block.transpose("tel_event", dim)
+    values = block.data
+    data = {name: xr.Variable(("tel_event",), values[:, k], attrs)
+            for k, (name, attrs) in enumerate(_column_names_and_attrs(tuple(columns), frame))}
+    coords = block.coords.to_dataset()
+    if dim in coords.variables:
+        coords = coords.drop_vars(dim)
+    return with_variables(coords, data)
+
+
+@functools.lru_cache(maxsize=None)
+def _column_names_and_attrs(columns, frame):
+    """``(name, attrs)`` of each ``(group, column)`` (Variable copies the attrs it is given)."""
+    return tuple((_name(group, column, frame), _attrs(group, column, frame)) for group, column in columns)
 
 
 def count_timing_points(cam, quality=None, *, image=None, peak_time=None, mask=None, valid=None):
@@ -366,4 +378,4 @@ def image_parameters(cam, frame="telescope", *, quality=None, timing_starts="ran
     )
     result = _split(block, "parameter_column", K.PARAMETER_COLUMNS, frame)
     morphology = _split(morph, "morphology_column", [("morphology", c) for c in K.MORPHOLOGY_COLUMNS], frame)
-    return result.assign({name: var.variable for name, var in morphology.data_vars.items()})
+    return with_variables(result, {name: morphology.variables[name] for name in morphology.data_vars})

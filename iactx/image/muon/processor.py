@@ -185,7 +185,7 @@ def _instrument_columns(ds, instrument, tel_types):
 
 def _dl1_columns(ds, mask):
     """Columns the image query may read: the group's per-event variables, plus the two defaults (Variables)."""
-    columns = {name: var.variable for name, var in ds.data_vars.items() if var.dims == ("tel_event",)}
+    columns = {name: ds.variables[name] for name in ds.data_vars if ds.variables[name].dims == ("tel_event",)}
     if "hillas_intensity" not in columns:
         columns["hillas_intensity"] = ds["image"].variable.where(mask, 0.0).sum("pixel")
     if "morphology_n_pixels" not in columns:
@@ -295,7 +295,7 @@ def muon_fit(ds, instrument=None, *, config=None, fit_method=None, intensity_fit
             raise ValueError("the intensity fit needs the telescopes' types and mirror areas: pass "
                              "instrument=tree['instrument'] (or use iactx.image.muon.muon_tree(tree)), "
                              "or intensity_fit=False")
-        columns = {k: v.variable for part in (rings, parameters) for k, v in part.data_vars.items()}
+        columns = {k: part.variables[k] for part in (rings, parameters) for k in part.data_vars}
         columns["mask"] = near_ring.variable
         ring_query = compile_criteria(components["RingQuery"].quality_criteria)
         fit_selected = selected & ring_query.all(columns, like=selected)
@@ -316,7 +316,7 @@ def muon_fit(ds, instrument=None, *, config=None, fit_method=None, intensity_fit
             table=table)
     else:
         efficiency = _empty_efficiency(ds)
-    new = {name: var.variable for part in (rings, parameters, efficiency) for name, var in part.data_vars.items()}
+    new = {name: part.variables[name] for part in (rings, parameters, efficiency) for name in part.data_vars}
     if ring_mask:
         new["muon_ring_mask"] = near_ring.variable
     return ds.assign(new)
