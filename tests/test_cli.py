@@ -42,3 +42,34 @@ def test_errors_are_one_line_with_exit_code(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["info"])
     assert exit_info.value.code == 2
+
+
+def test_the_command_exits_with_main_s_code_and_complete_output(tmp_path):
+    """console_main ends the process without the interpreter's teardown: nothing printed may be lost."""
+    import subprocess
+    import sys
+
+    path = data_file("lst_muons_with_true_photons.simtel.zst")
+    ok = subprocess.run([sys.executable, "-m", "iactx.tools.cli", "info", str(path)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.rstrip().endswith(main_output(path).rstrip())
+    missing = subprocess.run([sys.executable, "-m", "iactx.tools.cli", "info", str(tmp_path / "no.simtel")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().endswith(f"input file not found: {tmp_path / 'no.simtel'}")
+    output = tmp_path / "out.nc"
+    run = subprocess.run([sys.executable, "-m", "iactx.tools.cli", "process", "--input", str(path), "--output",
+                          str(output), "--no-progress"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert iactx.open_dl1(output).sizes["event"] == 3  # complete and readable
+    assert (tmp_path / "out.nc.provenance.json").read_text().rstrip().endswith("}")
+
+
+def main_output(path):
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["info", str(path)]) == 0
+    return buffer.getvalue()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import warnings
@@ -276,6 +277,22 @@ def main(argv=None):
             signal.signal(signal.SIGTERM, previous)
 
 
+def console_main():
+    """The ``iactx`` command: :func:`main`, then exit at once with its code.
+
+    When :func:`main` returns, every output is complete and closed; the
+    interpreter's orderly teardown of the libraries loaded by then (numba's
+    LLVM, astropy, xarray, pandas, dask) would add about half a second to
+    every command, so standard output, standard error and the log are
+    flushed and the process ends without it.
+    """
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _main_thread():
     import threading
 
@@ -283,4 +300,4 @@ def _main_thread():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
