@@ -25,10 +25,16 @@ ImageProcessor-equivalent parameterisation on them (used for toy images).
 events of some files (telescopes whose camera name starts with
 ``--camera``), repeated, and print a JSON line.
 
+``loop``: time ctapipe's per-event loop, ``CameraCalibrator`` then
+``ImageProcessor`` (true-image parameters included, as ctapipe-process
+does), over the first ``--events`` array events of a file held in memory
+(the reading is not timed); print a JSON line with the seconds per run.
+
 usage:
     python ctapipe_dl1_dump.py process INPUT OUT.npz [--calibration-events] [--equivalent-focal-length]
     python ctapipe_dl1_dump.py images IN.npz OUT.npz
     python ctapipe_dl1_dump.py bench INPUT [INPUT ...] [--repeat N] [--runs R] [--camera PREFIX]
+    python ctapipe_dl1_dump.py loop INPUT [--events N] [--runs R]
 """
 
 import argparse
@@ -233,6 +239,34 @@ def bench(args):
                       "cpu_seconds_per_tel_event": cpu}))
 
 
+def loop(args):
+    """Time CameraCalibrator + ImageProcessor event by event on the first events of a file."""
+    from ctapipe.calib import CameraCalibrator
+    from ctapipe.image import ImageProcessor
+
+    with _source(args.input, False, False) as source:
+        subarray = source.subarray
+        events = [event for _, event in zip(range(args.events), source)]
+    calibrator = CameraCalibrator(subarray=subarray)
+    processor = ImageProcessor(subarray=subarray)
+    n_tel = sum(len(event.r1.tel) for event in events)
+
+    def run():
+        for event in events:
+            calibrator(event)
+            processor(event)
+
+    run()  # warm up numba
+    wall, cpu = [], []
+    for _ in range(args.runs):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        run()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    print(json.dumps({"n_events": len(events), "n_tel_events": n_tel, "seconds_per_run": wall,
+                      "cpu_seconds_per_run": cpu}))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -249,8 +283,12 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=50)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--camera", default=None)
+    p = sub.add_parser("loop")
+    p.add_argument("input")
+    p.add_argument("--events", type=int, default=100)
+    p.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
-    {"process": process, "images": images, "bench": bench}[args.mode](args)
+    {"process": process, "images": images, "bench": bench, "loop": loop}[args.mode](args)
 
 
 if __name__ == "__main__":

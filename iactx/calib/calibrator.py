@@ -23,6 +23,8 @@ that can fail, ``is_valid`` (on ``tel_event``) is returned.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import param
 import xarray as xr
@@ -126,11 +128,31 @@ def _may_have_broken(broken):
 def _extractors_for(extractor, tel, tel_types, options):
     """Configured extractors by name, and the name of each telescope event when they differ."""
     if isinstance(extractor, (str, ImageExtractor, type)):
-        instance = make_extractor(extractor, **options)
+        instance = _extractor(extractor, options)
         return {type(instance).__name__: instance}, None
     names = resolve_per_tel_event(extractor, tel, tel_types, dtype=object)
-    extractors = {name: make_extractor(name, **options) for name in dict.fromkeys(names.tolist())}
+    extractors = {name: _extractor(name, options) for name in dict.fromkeys(names.tolist())}
     return extractors, (names if len(extractors) > 1 else None)
+
+
+def _extractor(extractor, options):
+    """``make_extractor(extractor, **options)``; by name with hashable options, one shared instance.
+
+    Configuring a param object costs a tenth of a millisecond, as much as
+    the kernel on a few telescope events; calibration never changes it.
+    """
+    if isinstance(extractor, str):
+        key = tuple(sorted(options.items()))
+        try:
+            return _shared_extractor(extractor, key)
+        except TypeError:  # unhashable options (lists of telescope rules)
+            pass
+    return make_extractor(extractor, **options)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_extractor(name, options):
+    return make_extractor(name, **dict(options))
 
 
 def _extract(ds, extractors, names, tel, tel_types, broken):

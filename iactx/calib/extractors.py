@@ -93,7 +93,8 @@ def _tel_ids(ds):
     """Telescope id of every telescope event (the ``tel`` level of the ``tel_event`` index)."""
     index = ds.indexes.get("tel_event")
     if index is not None and "tel" in getattr(index, "names", ()):
-        return np.asarray(index.get_level_values("tel"))
+        level = index.names.index("tel")  # the level's values taken by its codes: no pandas Index built
+        return np.asarray(index.levels[level])[index.codes[level]]
     if "tel" not in ds.coords:
         raise ValueError("the camera group has no 'tel' coordinate along tel_event")
     return np.asarray(ds["tel"].values)
@@ -136,7 +137,7 @@ def broken_pixel_mask(ds, broken_pixels=None):
             return None
         broken_pixels = "outlier_mask"
     if isinstance(broken_pixels, str):
-        broken_pixels = ds[broken_pixels]
+        broken_pixels = ds.variables[broken_pixels]
     if isinstance(broken_pixels, xr.DataArray):
         mask = broken_pixels.variable
     elif isinstance(broken_pixels, xr.Variable):
@@ -149,7 +150,9 @@ def broken_pixel_mask(ds, broken_pixels=None):
     sizes = {"tel_event": ds.sizes["tel_event"], "pixel": ds.sizes["pixel"]}
     if mask.dtype != bool:
         mask = mask.astype(bool)
-    return mask.set_dims(sizes).transpose("tel_event", "pixel")
+    if mask.dims != ("tel_event", "pixel"):
+        mask = mask.set_dims(sizes).transpose("tel_event", "pixel")
+    return mask
 
 
 def _broken_or_false(ds, broken):
@@ -337,17 +340,21 @@ class ImageExtractor(param.Parameterized):
             return xr.Variable(("tel_event", "gain"), out)
         readout_tel = np.asarray(ds.variables["readout_tel"].values)
         pulses = np.ascontiguousarray(ds.variables["reference_pulse_shape"].values, np.float64)
-        row = {int(t): i for i, t in enumerate(readout_tel)}
-        missing = sorted(set(int(t) for t in np.unique(tel)) - set(row))
-        if missing:
-            raise ValueError(f"no reference pulse shape for telescopes {missing}")
+        tel = np.asarray(tel)
+        order = np.argsort(readout_tel, kind="stable")
+        rows = order[np.searchsorted(readout_tel, tel, sorter=order).clip(0, len(order) - 1)]
+        missing = np.unique(tel[readout_tel[rows] != tel]) if len(order) else np.unique(tel)
+        if missing.size:
+            raise ValueError(f"no reference pulse shape for telescopes {missing.tolist()}")
         sample_width = 1.0 / _sampling_rate(ds)
         pulse_width = float(ds.attrs["reference_pulse_sample_width"])
         shift = np.zeros(n, np.int64) if shift is None else np.asarray(shift)
-        keys = np.stack([np.array([row[int(t)] for t in tel]), np.asarray(width), shift, enabled]).T
-        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-        table = np.ones((len(unique), pulses.shape[1]))
-        for i, (r, w, s, on) in enumerate(unique.tolist()):
+        keys = np.ascontiguousarray(np.stack([rows, np.asarray(width), shift, enabled]).T.astype(np.int64))
+        # one correction per distinct (telescope, width, shift, enabled): rows compared as 32-byte records
+        _, first, inverse = np.unique(keys.view(np.dtype((np.void, keys.itemsize * 4))).ravel(),
+                                      return_index=True, return_inverse=True)
+        table = np.ones((len(first), pulses.shape[1]))
+        for i, (r, w, s, on) in enumerate(keys[first].tolist()):
             if on:
                 table[i] = _window_correction(pulses[r].tobytes(), pulses.shape[1:], pulse_width, sample_width, w, s,
                                               kind)
