@@ -7,21 +7,31 @@ whose helpers kernels elsewhere call (such as the intrinsics of
 ``iactx._simd``), run once with the cache off or delete the ``*.nbi`` and
 ``*.nbc`` files under ``__pycache__``.
 
-The threads of parallel kernels sleep as soon as a kernel ends
-(``OMP_WAIT_POLICY=PASSIVE`` unless set otherwise): by default OpenMP keeps
-them spinning for a while after every parallel region, which on a busy
-machine takes a core from the rest of the work (in ``iactx process``, the
-reader thread) -- about 1 ms of CPU per telescope event with small batches.
+Command-line runs and the workers of a cluster let the threads of
+parallel kernels sleep as soon as a kernel ends
+(:func:`threads_sleep_between_kernels`).
 """
 
 import os
 
-# read by OpenMP when numba first starts its threads, after this import
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numba  # noqa: E402
+import numba
 
 CACHE = os.environ.get("IACTX_NUMBA_CACHE", "1") not in ("0", "false", "no")
+
+
+def threads_sleep_between_kernels():
+    """Let the threads of parallel kernels sleep as soon as a kernel ends (``OMP_WAIT_POLICY=PASSIVE``).
+
+    By default OpenMP keeps them spinning for a while after every parallel
+    region. That makes the next kernel start sooner -- right for a notebook
+    calling kernels one after the other -- but takes a core from the other
+    threads of a pipeline: in ``iactx process`` (reader, decompression and
+    hashing threads beside the kernels) about 1 ms of CPU per telescope
+    event with small batches. A value already set in the environment is
+    kept. OpenMP reads it when the first parallel kernel starts its
+    threads: call this before.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def kernel(*args, parallel=False, **kwargs):

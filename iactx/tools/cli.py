@@ -250,6 +250,9 @@ def main(argv=None):
     code 1 (the traceback with ``--log-level DEBUG``); Ctrl-C gives 130 and
     SIGTERM 143, both after removing unfinished outputs.
     """
+    from .._numba import threads_sleep_between_kernels
+
+    threads_sleep_between_kernels()  # the tools run threads beside the kernels
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "accepts_overrides", False):

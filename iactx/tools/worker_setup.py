@@ -14,5 +14,8 @@ import signal
 
 def dask_setup(worker):
     """Called by dask in the worker process at start."""
+    from .._numba import threads_sleep_between_kernels
+
+    threads_sleep_between_kernels()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("distributed").setLevel(os.environ.get("IACTX_WORKER_LOG_LEVEL", "WARNING"))
