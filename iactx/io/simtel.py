@@ -91,9 +91,9 @@ def _pointing(tracking):
     az = tracking.get("azimuth_cor", np.nan)
     alt = tracking.get("altitude_cor", np.nan)
     if np.isnan(az):
-        az = tracking["azimuth_raw"]
+        az = tracking.get("azimuth_raw", np.nan)
     if np.isnan(alt):
-        alt = tracking["altitude_raw"]
+        alt = tracking.get("altitude_raw", np.nan)
     # sim_telarray stores float32 radians: 90 deg can come out a hair above 90
     return min(max(math.degrees(float(alt)), -90.0), 90.0), math.degrees(float(az))
 

@@ -126,7 +126,10 @@ def subarray_from_simtel(simtel_file, path, focal_length="effective"):
         effective = float(settings.get("effective_focal_length", np.nan))
         if not effective > 0:
             effective = np.nan
-        guess = _telescope_from_meta(simtel_file.telescope_meta.get(tel_id, {}), mirror_area)
+        try:
+            guess = _telescope_from_meta(simtel_file.telescope_meta.get(tel_id, {}), mirror_area)
+        except (ValueError, IndexError) as err:  # numbers in the metadata text that are not numbers
+            raise ValueError(f"{path}: unreadable metadata of telescope {tel_id} ({err})") from None
         if guess is None:
             try:
                 guess = guess_telescope(n_pixels, equivalent, settings["n_mirrors"])

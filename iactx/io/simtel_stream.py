@@ -394,7 +394,10 @@ class SimtelStream:
                     telescope_events[tel_id] = _telescope_event(obj, self.camera_shapes[tel_id])
             elif isinstance(obj, simtel_objects.TrackingPosition):
                 if self._described(obj, obj.telescope_id) and self._keeps(obj.telescope_id):
-                    tracking[obj.telescope_id] = _parse(obj)
+                    position = tracking[obj.telescope_id] = _parse(obj)
+                    if not ({"azimuth_raw", "altitude_raw"} <= position.keys()
+                            or {"azimuth_cor", "altitude_cor"} <= position.keys()):
+                        raise _bad_block(obj, obj.telescope_id, "neither raw nor corrected pointing")
         missing = sorted(set(telescope_events) - set(tracking))
         if missing:
             raise ValueError(f"array event {event['event_id']} has no tracking positions for telescopes {missing}")
