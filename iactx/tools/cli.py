@@ -287,9 +287,15 @@ def console_main():
     interpreter's orderly teardown of the libraries loaded by then (numba's
     LLVM, astropy, xarray, pandas, dask) would add about half a second to
     every command, so standard output, standard error and the log are
-    flushed and the process ends without it.
+    flushed and the process ends without it -- unless child processes (the
+    workers of a local cluster) are still alive: those are left to the
+    orderly exit, which stops them without their complaints.
     """
+    import multiprocessing
+
     code = main()
+    if multiprocessing.active_children():
+        sys.exit(code)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
