@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-__all__ = ["apply_kernel"]
+__all__ = ["apply_kernel", "in_order"]
 
 
 def apply_kernel(func, *args, input_core_dims, output_core_dims, output_dtypes,
@@ -51,6 +51,15 @@ def apply_kernel(func, *args, input_core_dims, output_core_dims, output_dtypes,
         kwargs=kwargs or {},
         keep_attrs=False,
     )
+
+
+def in_order(variable, dims):
+    """``variable.transpose(*dims)``, or ``variable`` itself when its dimensions are already ``dims``.
+
+    A no-op transpose still costs a few microseconds (a new Variable); the
+    labelled layer puts its inputs in kernel order several times per call.
+    """
+    return variable if variable.dims == tuple(dims) else variable.transpose(*dims)
 
 
 def _without_needless_alignment(args):

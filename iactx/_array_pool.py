@@ -64,6 +64,10 @@ class ArrayPool:
         ago are let go. A block holds physical memory only for the pages
         that were written, so the pool keeps at most what that many of the
         caller's arrays used.
+    min_bytes : int
+        Smaller arrays come from ``numpy.empty``: the C allocator reuses
+        memory of that size itself (below its mmap threshold, 128 KiB and
+        more), at a tenth of the pool's cost per array.
 
     Examples
     --------
@@ -73,8 +77,9 @@ class ArrayPool:
     >>> b = pool.empty((50, 1855, 40), np.float32)   # reuses it, no new pages
     """
 
-    def __init__(self, max_free=8):
+    def __init__(self, max_free=8, min_bytes=0):
         self.max_free = int(max_free)
+        self.min_bytes = int(min_bytes)
         self._free = []
         # blocks are taken under the lock (threads may share a pool); they come back
         # through list.append, which is atomic
@@ -97,10 +102,12 @@ class ArrayPool:
         -------
         ndarray
             Backed by a free block large enough (the smallest such), or by
-            new memory.
+            new memory (from numpy below ``min_bytes``).
         """
         dtype = np.dtype(dtype)
         nbytes = max(math.prod(shape) * dtype.itemsize, 1)
+        if nbytes < self.min_bytes:
+            return np.empty(shape, dtype)
         with self._lock:
             self._trim()
             fitting = [i for i, block in enumerate(self._free) if block.nbytes >= nbytes]

@@ -69,3 +69,15 @@ def test_threads_sharing_a_pool_never_share_live_memory():
 
     with ThreadPoolExecutor(4) as threads:
         assert all(threads.map(fill, range(8)))
+
+
+def test_arrays_below_min_bytes_come_from_numpy():
+    pool = ArrayPool(min_bytes=1024)
+    small = pool.empty((10,), np.float64)
+    assert small.base is None and small.flags.owndata  # numpy's own memory, not a pool block
+    del small
+    assert len(pool._free) == 0
+    large = pool.empty((256,), np.float64)
+    assert not large.flags.owndata
+    del large
+    assert len(pool._free) == 1

@@ -29,10 +29,10 @@ import numpy as np
 import param
 import xarray as xr
 
-from .._apply import apply_kernel
+from .._apply import apply_kernel, in_order
 from .._assign import with_variables
 from ..io.event_tree import tel_types_of
-from ..config.telescope_parameter import TelescopeParameter, resolve_per_tel_event
+from ..config.telescope_parameter import TelescopeParameter, is_per_telescope, resolve_per_tel_event
 from ..image.reducer import REDUCERS
 from . import extractor_kernels as K
 from .extractors import (
@@ -66,8 +66,11 @@ def _tel_types_from_dataset(ds, tel_types):
 def _uniform_options(extractor, tel, tel_types):
     """The extractor's options that have one value for the whole group (for attributes)."""
     out = extractor.scalar_options()
-    for name, values in extractor._resolve(tel, tel_types).items():
-        out.pop(name, None)
+    for name in extractor._per_telescope:
+        rules = getattr(extractor, name)
+        if not is_per_telescope(rules):
+            continue  # a scalar: among the scalar options already
+        values = resolve_per_tel_event(rules, tel, tel_types)
         if values.size and np.all(values == values[0]):
             value = values[0].item() if hasattr(values[0], "item") else values[0]
             out[name] = int(value) if isinstance(value, bool) else value
@@ -101,11 +104,11 @@ def _subtract_time_shift(peak_time, time_shift, apply):
     changed in place (no new array, the same float32 subtraction);
     dask-backed, a lazy expression is returned.
     """
-    peak_time = peak_time.transpose("tel_event", ...)
-    time_shift = _as_dtype(time_shift.transpose(*peak_time.dims), np.float32)
+    peak_time = in_order(peak_time, ("tel_event", "pixel"))
+    time_shift = _as_dtype(in_order(time_shift, peak_time.dims), np.float32)
     if isinstance(peak_time.data, np.ndarray) and isinstance(time_shift.data, np.ndarray):
         values = peak_time.values
-        np.subtract(values, time_shift.values, out=values, where=apply[:, None])
+        np.subtract(values, time_shift.values, out=values, where=True if apply.all() else apply[:, None])
         return peak_time
     shifted = peak_time - time_shift
     if not apply.all():
@@ -226,14 +229,14 @@ def calibrate(ds, extractor="NeighborPeakWindowSum", *, tel_types=None, broken_p
     extractors, names = _extractors_for(extractor, tel, types, options)
     broken = broken_pixel_mask(ds, broken_pixels)
     n_samples = ds.sizes["sample"]
-    waveform = ds.variables["waveform"].transpose("tel_event", "pixel", "sample")
+    waveform = in_order(ds.variables["waveform"], ("tel_event", "pixel", "sample"))
 
     if n_samples == 1:
         image = waveform[:, :, 0].astype(np.float32)
         result = {"image": image, "peak_time": xr.zeros_like(image)}
     else:
         work = ds
-        remaining = ds.variables["time_shift"].transpose("tel_event", "pixel") if "time_shift" in ds else None
+        remaining = in_order(ds.variables["time_shift"], ("tel_event", "pixel")) if "time_shift" in ds else None
         shift_wf = resolve_per_tel_event(apply_waveform_time_shift, tel, types, dtype=bool)
         if remaining is not None and shift_wf.any():
             shifted, remaining = apply_kernel(
@@ -264,7 +267,7 @@ def calibrate(ds, extractor="NeighborPeakWindowSum", *, tel_types=None, broken_p
         image_attrs.update(_uniform_options(instance, tel, types))
     # plain variables in the order of ``ds`` (assigning DataArrays would make xarray
     # align indexes and drop the MultiIndex levels they carry one by one)
-    new = {key: _as_dtype(result[key].transpose("tel_event", "pixel"), np.float32).copy(deep=False)
+    new = {key: _as_dtype(in_order(result[key], ("tel_event", "pixel")), np.float32).copy(deep=False)
            for key in ("image", "peak_time")}
     new["image"].attrs = image_attrs
     new["peak_time"].attrs = dict(_TIME_ATTRS)

@@ -23,14 +23,14 @@ event-tree accessor takes from ``/instrument``.
 from __future__ import annotations
 
 import difflib
-import functools
 
 import numpy as np
 import param
 import xarray as xr
 
-from .._apply import apply_kernel
+from .._apply import apply_kernel, in_order
 from .._array_pool import ArrayPool
+from .._content_cache import ContentCache
 from ..config.telescope_parameter import TelescopeParameter, is_per_telescope, resolve_per_tel_event
 from . import extractor_kernels as K
 from .correction import correction_table
@@ -64,34 +64,52 @@ def _sampling_rate(ds):
         raise ValueError("the camera group has no 'sampling_rate' attribute [GHz]") from None
 
 
-def _neighbor_csr(ds):
-    """CSR neighbour arrays from the padded ``neighbors`` table of a camera group."""
-    if "neighbors" not in ds.coords and "neighbors" not in ds:
-        raise ValueError("the camera group has no 'neighbors' table on (pixel, neighbor)")
-    table = np.asarray(ds.variables["neighbors"].values)
+def _csr_from_table(table):
     valid = table >= 0
     indptr = np.zeros(table.shape[0] + 1, np.int64)
-    np.cumsum(valid.sum(axis=1), out=indptr[1:])
+    if valid.size:  # the running count of valid entries at each row's end (faster than a sum along rows)
+        indptr[1:] = np.cumsum(valid.ravel())[table.shape[1] - 1::table.shape[1]]
     return indptr, table[valid].astype(np.int64)
 
 
-@functools.lru_cache(maxsize=256)
-def _window_correction(pulse_bytes, pulse_shape, pulse_width, sample_width, width, shift, kind):
-    """Correction per gain channel of one reference pulse (given as bytes, so that results are remembered).
+#: CSR neighbour arrays of the last neighbour tables seen (shared: the kernels only read them)
+_CSR_OF_TABLE = ContentCache(_csr_from_table)
 
-    Camera groups of the same run share their pulses and windows; the
-    rebinning behind each correction costs more than a call of the kernel
-    on a small batch.
-    """
-    pulse = np.frombuffer(pulse_bytes, np.float64).reshape((1,) + pulse_shape)
-    table = correction_table(pulse, pulse_width, sample_width, [width], [shift], [True], kind=kind)
+
+def _neighbor_csr(ds):
+    """CSR neighbour arrays ``(indptr, indices)`` from the padded ``neighbors`` table of a camera group."""
+    if "neighbors" not in ds.coords and "neighbors" not in ds:
+        raise ValueError("the camera group has no 'neighbors' table on (pixel, neighbor)")
+    return _CSR_OF_TABLE(ds.variables["neighbors"].values)
+
+
+def _window_corrections(pulses, pulse_width, sample_width, width, shift, kind):
+    """Correction of every reference pulse of a group for one window, on (pulse row, gain)."""
+    n_rows = pulses.shape[0]
+    table = correction_table(pulses, pulse_width, sample_width, [width] * n_rows, [shift] * n_rows, kind=kind)
     table.setflags(write=False)
-    return table[0]
+    return table
+
+
+#: corrections of the last pulses and windows seen: camera groups of a run share them, and the rebinning
+#: behind each correction costs more than a call of the kernel on a small batch
+_CORRECTIONS_OF_PULSES = ContentCache(_window_corrections)
+
+
+def _readout_rows(ds, tel):
+    """Row of ``readout_tel`` (the per-telescope readout constants) of each telescope event."""
+    readout_tel = np.asarray(ds.variables["readout_tel"].values)
+    order = np.argsort(readout_tel, kind="stable")
+    rows = order[np.searchsorted(readout_tel, tel, sorter=order).clip(0, max(len(order) - 1, 0))]
+    if not len(order) or (readout_tel[rows] != tel).any():
+        missing = np.unique(tel) if not len(order) else np.unique(tel[readout_tel[rows] != tel])
+        raise ValueError(f"no reference pulse shape for telescopes {missing.tolist()}")
+    return rows
 
 
 def _tel_ids(ds):
     """Telescope id of every telescope event (the ``tel`` level of the ``tel_event`` index)."""
-    index = ds.indexes.get("tel_event")
+    index = getattr(ds.xindexes.get("tel_event"), "index", None)  # the pandas index, without ds.indexes' copy
     if index is not None and "tel" in getattr(index, "names", ()):
         level = index.names.index("tel")  # the level's values taken by its codes: no pandas Index built
         return np.asarray(index.levels[level])[index.codes[level]]
@@ -106,12 +124,12 @@ def _per_event(values, dtype):
 
 
 def _waveform(ds):
-    return ds.variables["waveform"].transpose("tel_event", "pixel", "sample")
+    return in_order(ds.variables["waveform"], ("tel_event", "pixel", "sample"))
 
 
 def _selected_gain(ds):
     if "selected_gain" in ds:
-        return ds.variables["selected_gain"].transpose("tel_event", "pixel")
+        return in_order(ds.variables["selected_gain"], ("tel_event", "pixel"))
     return xr.Variable(("tel_event", "pixel"), np.zeros((ds.sizes["tel_event"], ds.sizes["pixel"]), np.int8))
 
 
@@ -167,7 +185,7 @@ def chunk_like(template, *arrays):
     apply_ufunc needs every input of a dask computation chunked alike along
     the loop dimension; per-event options and corrections are built as numpy.
     """
-    if template.chunks is None:
+    if isinstance(template.data, np.ndarray) or template.chunks is None:  # (.chunks alone costs ~10 us)
         return list(arrays)
     chunks = dict(template.chunksizes).get("tel_event")
     return [a.chunk({"tel_event": chunks}) if isinstance(a, (xr.DataArray, xr.Variable)) and "tel_event" in a.dims
@@ -189,7 +207,7 @@ def _float_waveforms(wf):
 
 
 #: memory of the images and peak times of earlier batches, reused once they are dropped
-_OUTPUT_POOL = ArrayPool()
+_OUTPUT_POOL = ArrayPool(min_bytes=1 << 20)
 
 
 def _outputs(shape):
@@ -334,31 +352,28 @@ class ImageExtractor(param.Parameterized):
         """Integration correction on ``(tel_event, gain)`` for per-event window width and shift."""
         n = ds.sizes["tel_event"]
         n_gains = ds.sizes.get("gain", int(ds.attrs.get("n_channels", 1)))
-        enabled = np.asarray(options.get("apply_integration_correction", np.ones(n, bool)), bool)
-        out = np.ones((n, n_gains))
+        enabled = options.get("apply_integration_correction")
+        enabled = np.ones(n, bool) if enabled is None else np.asarray(enabled, bool)
         if n == 0 or not enabled.any() or "reference_pulse_shape" not in ds:
-            return xr.Variable(("tel_event", "gain"), out)
-        readout_tel = np.asarray(ds.variables["readout_tel"].values)
-        pulses = np.ascontiguousarray(ds.variables["reference_pulse_shape"].values, np.float64)
-        tel = np.asarray(tel)
-        order = np.argsort(readout_tel, kind="stable")
-        rows = order[np.searchsorted(readout_tel, tel, sorter=order).clip(0, len(order) - 1)]
-        missing = np.unique(tel[readout_tel[rows] != tel]) if len(order) else np.unique(tel)
-        if missing.size:
-            raise ValueError(f"no reference pulse shape for telescopes {missing.tolist()}")
+            return xr.Variable(("tel_event", "gain"), np.ones((n, n_gains)))
+        rows = _readout_rows(ds, np.asarray(tel))
+        pulses = np.asarray(ds.variables["reference_pulse_shape"].values, np.float64)
         sample_width = 1.0 / _sampling_rate(ds)
         pulse_width = float(ds.attrs["reference_pulse_sample_width"])
-        shift = np.zeros(n, np.int64) if shift is None else np.asarray(shift)
-        keys = np.ascontiguousarray(np.stack([rows, np.asarray(width), shift, enabled]).T.astype(np.int64))
-        # one correction per distinct (telescope, width, shift, enabled): rows compared as 32-byte records
-        _, first, inverse = np.unique(keys.view(np.dtype((np.void, keys.itemsize * 4))).ravel(),
-                                      return_index=True, return_inverse=True)
-        table = np.ones((len(first), pulses.shape[1]))
-        for i, (r, w, s, on) in enumerate(keys[first].tolist()):
-            if on:
-                table[i] = _window_correction(pulses[r].tobytes(), pulses.shape[1:], pulse_width, sample_width, w, s,
-                                              kind)
-        return xr.Variable(("tel_event", "gain"), table[inverse.reshape(-1)])
+        width = np.asarray(width, np.int64)
+        shift = np.zeros(n, np.int64) if shift is None else np.asarray(shift, np.int64)
+        if (width == width[0]).all() and (shift == shift[0]).all():  # the usual case: one window for all
+            windows, window_of_event = [(int(width[0]), int(shift[0]))], np.zeros(n, np.intp)
+        else:  # one table per distinct (width, shift) window: rows compared as 16-byte records
+            records = np.stack([width, shift], axis=1)
+            _, first, window_of_event = np.unique(records.view(np.dtype((np.void, 16))).ravel(), return_index=True,
+                                                  return_inverse=True)
+            windows = records[first].tolist()
+        tables = np.stack([_CORRECTIONS_OF_PULSES(pulses, pulse_width, sample_width, w, s, kind)
+                           for w, s in windows])
+        out = tables[window_of_event.reshape(-1), rows]
+        out[~enabled] = 1.0
+        return xr.Variable(("tel_event", "gain"), out)
 
     def _windowed(self, ds, func, per_event, extra_inputs=(), extra_dims=(), kwargs=None):
         """Run a windowed kernel wrapper through apply_kernel -> (image, peak_time)."""

@@ -156,8 +156,7 @@ def resolve_per_tel_event(value, tel_ids, tel_types=None, dtype=None):
     """
     tel_ids = np.asarray(tel_ids)
     if tel_ids.size and not isinstance(value, (list, tuple, dict)):  # one value for all: no rules to match
-        one = np.asarray([value], dtype=dtype)
-        return np.full(tel_ids.shape, one[0], one.dtype)
+        return np.full(tel_ids.shape, value, dtype)
     types = tel_types or {}
     unique, inverse = np.unique(tel_ids, return_inverse=True)
     values = [resolve(value, int(t), types.get(int(t))) for t in unique]
