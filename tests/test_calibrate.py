@@ -157,6 +157,30 @@ def test_results_kept_are_never_overwritten_by_later_calls(lst_group):
     np.testing.assert_array_equal(repeated["image"].values, kept)
 
 
+def test_camera_constants_changed_in_place_are_not_taken_from_earlier_calls(lst_group):
+    """Neighbour lists and integration corrections are remembered by the constants' values, not by the arrays."""
+    cam = lst_group.copy(deep=True)
+    before = cam.iact.calibrate()
+    pulses = cam["reference_pulse_shape"].values
+    pulses[:] = np.roll(pulses, 40, axis=-1) ** 2  # in place: the same array object, other values
+    neighbors = cam["neighbors"].values
+    neighbors[:, 1:] = -1  # one neighbour per pixel at most
+    after = cam.iact.calibrate()
+    fresh = cam.copy(deep=True).iact.calibrate()  # new arrays with the changed values
+    assert not np.array_equal(after["image"].values, before["image"].values)
+    xr.testing.assert_identical(after, fresh)
+
+
+def test_missing_reference_pulses_are_named(stereo_tree):
+    cam = stereo_tree["NectarCam"].to_dataset(inherit=False)
+    first = int(cam["readout_tel"].values[0])
+    assert first in cam["tel"].values
+    with pytest.raises(ValueError, match=rf"no reference pulse shape for telescopes \[{first}\]"):
+        calibrate(cam.isel(readout_tel=slice(1, None)))
+    with pytest.raises(ValueError, match="no reference pulse shape for telescopes"):
+        calibrate(cam.isel(readout_tel=slice(0, 0)))
+
+
 @pytest.mark.parametrize("name", list(EXTRACTORS))
 def test_dask_gives_the_same_as_numpy(stereo_tree, name):
     cam = stereo_tree["NectarCam"].to_dataset(inherit=False)

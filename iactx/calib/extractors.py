@@ -99,11 +99,13 @@ _CORRECTIONS_OF_PULSES = ContentCache(_window_corrections)
 def _readout_rows(ds, tel):
     """Row of ``readout_tel`` (the per-telescope readout constants) of each telescope event."""
     readout_tel = np.asarray(ds.variables["readout_tel"].values)
+    if not len(readout_tel):
+        raise ValueError(f"no reference pulse shape for telescopes {np.unique(tel).tolist()}")
     order = np.argsort(readout_tel, kind="stable")
-    rows = order[np.searchsorted(readout_tel, tel, sorter=order).clip(0, max(len(order) - 1, 0))]
-    if not len(order) or (readout_tel[rows] != tel).any():
-        missing = np.unique(tel) if not len(order) else np.unique(tel[readout_tel[rows] != tel])
-        raise ValueError(f"no reference pulse shape for telescopes {missing.tolist()}")
+    rows = order[np.searchsorted(readout_tel, tel, sorter=order).clip(0, len(order) - 1)]
+    found = readout_tel[rows] == tel
+    if not found.all():
+        raise ValueError(f"no reference pulse shape for telescopes {np.unique(tel[~found]).tolist()}")
     return rows
 
 
