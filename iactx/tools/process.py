@@ -105,7 +105,8 @@ def select_output(tree, writer):
         return name in KEPT_VARIABLES or writer.write_dl1_parameters
 
     def per_camera(ds):
-        drop = [n for n, v in ds.data_vars.items() if "tel_event" in v.dims and not keep(n)]
+        # names and Variables only: building a DataArray per variable costs ~50 us each on a camera group
+        drop = [n for n in ds.data_vars if "tel_event" in ds.variables[n].dims and not keep(n)]
         return ds.drop_vars(drop)
 
     tree = tree.iact.map_cameras(per_camera)
