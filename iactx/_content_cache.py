@@ -15,17 +15,19 @@ class ContentCache:
     The labelled layer derives tables from a camera group's constants on
     every call (neighbour lists from ``neighbors``, integration corrections
     from ``reference_pulse_shape``: 10-100 kB each). On a small batch that
-    costs as much as the kernel. Hashing the bytes to look a result up costs
-    about as much again; comparing them with a remembered copy (memcmp) is
-    several times cheaper, and as exact: a result is reused only for an
-    array of the same dtype, shape and bytes, and the same ``args``.
+    is a quarter of the kernel's time (16 LSTCam telescope events). Hashing
+    the bytes to look a result up costs a good part of that again; comparing
+    them with a remembered copy (memcmp) is several times cheaper, and as
+    exact: a result is reused only for an array of the same dtype, shape
+    and bytes, and the same ``args``.
 
     Parameters
     ----------
     func : callable
         ``func(array, *args)``, called with a C-contiguous array; its result
-        is shared between callers and must not be modified (make arrays
-        read-only).
+        is shared between callers and must not be modified (make it
+        read-only where its users allow: numba compiles kernels anew for
+        read-only arrays).
     maxsize : int
         Results kept, the most recently used first.
     """
