@@ -171,3 +171,26 @@ def test_subarray_to_dataset():
     assert ds["pos_x"].attrs["units"] == "m"
     np.testing.assert_allclose(ds["effective_focal_length"], [29.3, 16.4, 16.4])
     assert ds.attrs["reference_lat"] == pytest.approx(28.76)
+
+
+def test_neighbor_csr_of_real_camera_tables_matches_the_neighbour_search():
+    import warnings
+
+    import iactx
+    from conftest import data_file
+    from iactx.instrument.camera import neighbor_csr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = iactx.read_simtel(data_file("camsettings_v6.simtel.zst"))
+    for name in tree.iact.cameras:
+        cam = tree[name].to_dataset(inherit=False)
+        searched = CameraGeometry.from_dataset(cam.drop_vars("neighbors"))  # neighbours found from the positions
+        indptr, indices = neighbor_csr(cam["neighbors"].values)
+        np.testing.assert_array_equal(indptr, searched.neighbor_indptr)
+        np.testing.assert_array_equal(indices, searched.neighbor_indices)
+        assert indptr.dtype == np.int32 and neighbor_csr(cam["neighbors"].values, np.int64)[1].dtype == np.int64
+        assert indptr[-1] == (cam["neighbors"].values >= 0).sum() > 6 * cam.sizes["pixel"] * 0.8
+    empty_indptr, empty_indices = neighbor_csr(np.zeros((3, 0), np.int32))
+    np.testing.assert_array_equal(empty_indptr, [0, 0, 0, 0])
+    assert empty_indices.size == 0

@@ -32,6 +32,7 @@ from .._apply import apply_kernel, in_order
 from .._array_pool import ArrayPool
 from .._content_cache import ContentCache
 from ..config.telescope_parameter import TelescopeParameter, is_per_telescope, resolve_per_tel_event
+from ..instrument.camera import neighbor_csr
 from . import extractor_kernels as K
 from .correction import correction_table
 from .two_pass_kernels import two_pass_window_sum
@@ -64,23 +65,15 @@ def _sampling_rate(ds):
         raise ValueError("the camera group has no 'sampling_rate' attribute [GHz]") from None
 
 
-def _csr_from_table(table):
-    valid = table >= 0
-    indptr = np.zeros(table.shape[0] + 1, np.int64)
-    if valid.size:  # the running count of valid entries at each row's end (faster than a sum along rows)
-        indptr[1:] = np.cumsum(valid.ravel())[table.shape[1] - 1::table.shape[1]]
-    return indptr, table[valid].astype(np.int64)
-
-
 #: CSR neighbour arrays of the last neighbour tables seen (shared: the kernels only read them)
-_CSR_OF_TABLE = ContentCache(_csr_from_table)
+_CSR_OF_TABLE = ContentCache(neighbor_csr)
 
 
 def _neighbor_csr(ds):
     """CSR neighbour arrays ``(indptr, indices)`` from the padded ``neighbors`` table of a camera group."""
     if "neighbors" not in ds.coords and "neighbors" not in ds:
         raise ValueError("the camera group has no 'neighbors' table on (pixel, neighbor)")
-    return _CSR_OF_TABLE(ds.variables["neighbors"].values)
+    return _CSR_OF_TABLE(ds.variables["neighbors"].values, np.int64)
 
 
 def _window_corrections(pulses, pulse_width, sample_width, width, shift, kind):

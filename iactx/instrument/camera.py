@@ -15,7 +15,7 @@ from scipy.spatial import KDTree
 
 from ._units import to_value
 
-__all__ = ["CameraGeometry", "CameraReadout", "CameraDescription", "PIXEL_SHAPES"]
+__all__ = ["CameraGeometry", "CameraReadout", "CameraDescription", "PIXEL_SHAPES", "neighbor_csr"]
 
 #: pixel shapes known to the geometry, as sim_telarray codes them
 PIXEL_SHAPES = ("circle", "hexagon", "square")
@@ -26,6 +26,30 @@ def _rotate(x, y, angle_deg):
     """Rotate points counter-clockwise by ``angle_deg`` about the origin."""
     c, s = np.cos(np.deg2rad(angle_deg)), np.sin(np.deg2rad(angle_deg))
     return c * x - s * y, s * x + c * y
+
+
+def neighbor_csr(table, dtype=np.int32):
+    """CSR arrays of a padded neighbour table (a camera group's ``neighbors``).
+
+    Parameters
+    ----------
+    table : ndarray of int, shape (n_pixels, max_neighbors)
+        Neighbour pixel indices of each pixel, padded with -1.
+    dtype : numpy dtype
+        Integer type of the result.
+
+    Returns
+    -------
+    indptr : ndarray, shape (n_pixels + 1,)
+    indices : ndarray, shape (n_neighbor_pairs,)
+        The neighbours of pixel ``p`` are ``indices[indptr[p]:indptr[p + 1]]``.
+    """
+    table = np.asarray(table)
+    valid = table >= 0
+    indptr = np.zeros(table.shape[0] + 1, dtype)
+    if valid.size:  # the running count of valid entries at each row's end (faster than a sum along rows)
+        indptr[1:] = np.cumsum(valid.ravel())[table.shape[1] - 1::table.shape[1]]
+    return indptr, table[valid].astype(dtype)
 
 
 @dataclass(eq=False)
@@ -238,11 +262,7 @@ class CameraGeometry:
             cam_rotation=ds.attrs["cam_rotation"], pix_id=ds["pixel"].values,
         )
         if "neighbors" in ds.coords:
-            table = ds["neighbors"].values
-            valid = table >= 0
-            indptr = np.zeros(geom.n_pixels + 1, np.int32)
-            np.cumsum(valid.sum(axis=1), out=indptr[1:])
-            geom.__dict__["_neighbor_csr"] = (indptr, table[valid].astype(np.int32))
+            geom.__dict__["_neighbor_csr"] = neighbor_csr(ds.variables["neighbors"].values)
         return geom
 
     def __eq__(self, other):
