@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import warnings
 
 from .. import __version__
+from .interrupts import Terminated, handled_signals
 
 __all__ = ["main"]
 
@@ -235,14 +235,6 @@ def build_parser():
     return parser
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived: unwinds like Ctrl-C, so that no partial output stays behind."""
-
-
-def _terminate(signum, frame):
-    raise Terminated
-
-
 def main(argv=None):
     """Entry point of the ``iactx`` console script; returns the exit code.
 
@@ -259,10 +251,9 @@ def main(argv=None):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=args.log_level, format="%(levelname)s: %(message)s")
     warnings.showwarning = _warning_to_log
-    handles_sigterm = _main_thread()  # signal handlers can only be set there (main() called from a thread)
-    previous = signal.signal(signal.SIGTERM, _terminate) if handles_sigterm else None
     try:
-        return args.run(args, extra) if getattr(args, "accepts_overrides", False) else args.run(args)
+        with handled_signals():
+            return args.run(args, extra) if getattr(args, "accepts_overrides", False) else args.run(args)
     except KeyboardInterrupt:
         print("iactx: interrupted", file=sys.stderr)
         return 130
@@ -275,9 +266,6 @@ def main(argv=None):
         known = isinstance(err, (OSError, ValueError, RuntimeError, KeyError))
         print(f"iactx {args.command}: error: {err if known else f'{type(err).__name__}: {err}'}", file=sys.stderr)
         return 1
-    finally:
-        if handles_sigterm:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def console_main():
@@ -300,12 +288,6 @@ def console_main():
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
-
-
-def _main_thread():
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..io.dl1 import EventTreeWriter
 from ..io.paths import resolve_paths
+from .interrupts import raise_if_signalled
 from .provenance import Provenance
 
 __all__ = ["merge_files"]
@@ -64,9 +65,11 @@ def merge_files(inputs, output, *, overwrite=False, progress=False):
     with EventTreeWriter(output, overwrite=overwrite) as writer, \
             tqdm(total=len(paths), unit="file", disable=not progress, file=sys.stderr, desc="iactx merge") as bar:
         for scan, tree in itertools.chain([first], trees):
+            raise_if_signalled()
             writer.append(tree)
             inputs.append({"path": str(scan.path), "provenance": _parsed(scan.root_attrs.get("provenance"))})
             bar.update(1)
+        raise_if_signalled()
         provenance.finish(n_events=writer.n_events, inputs=inputs)
         writer.update_attrs(**provenance.as_attrs())
     return writer.path

@@ -22,6 +22,7 @@ from ..io.atomic import AtomicTextFile
 from ..io.dl1 import FORMAT_NAME, IMAGE_STATISTICS_PATH, EventTreeWriter
 from ..io.reference_metadata import contact_attrs, described_by, now, reference_metadata
 from .components import Contact, DataWriter, EventSource, ProcessorTool
+from .interrupts import raise_if_signalled
 from .provenance import Provenance
 from .stage_clock import StageClock
 
@@ -283,6 +284,7 @@ def run_processing(registry, config, *, tool="iactx process"):
             software_trigger = registry.create("SoftwareTrigger", config)
             statistics = ImageStatistics(image_processor.quality)
             while (batch := clock.timed_next(batches, "waiting for the reader")) is not None:
+                raise_if_signalled()
                 # as ctapipe-process: event types, then the stereo trigger of the subarray, before the DL1 chain
                 with clock("event selection"):
                     tree = software_trigger(event_type_filter(batch))
@@ -309,6 +311,7 @@ def run_processing(registry, config, *, tool="iactx process"):
                 _release(batch, tree)
                 done += n
                 bar.update(n)
+            raise_if_signalled()
             record = provenance.finish(n_events=done, n_events_written=written, n_tel_events=tel_events)
             writer.update_attrs(**provenance.as_attrs(), **contact)
             if statistics.has_counts:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..io.dl1 import is_dl1_file
 from ..io.paths import EVENT_FILE_SUFFIXES, resolve_paths
+from .interrupts import raise_if_signalled
 
 __all__ = ["process_files", "process_one", "FileSummary", "Report", "output_name", "WORKER_ENVIRONMENT",
            "CLUSTER_CONFIG"]
@@ -449,6 +450,7 @@ def _run(todo, summaries, config, client, scheduler, n_workers, overwrite, progr
         try:
             with _progress_bar(progress, len(todo)) as bar:
                 for future in as_completed(list(futures)):
+                    raise_if_signalled()
                     path, output = futures.pop(future)
                     if future.status == "finished":
                         summaries[path] = future.result()

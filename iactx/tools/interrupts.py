@@ -1,0 +1,68 @@
+"""Ctrl-C and SIGTERM in the command-line tools.
+
+Both signals raise an exception in the main thread (``KeyboardInterrupt``,
+:class:`Terminated`), so that outputs being written are removed as the
+stack unwinds. Python runs a signal handler between any two bytecodes,
+also inside a ``__del__`` method or a weak-reference callback, where an
+exception is printed ("Exception ignored in ...") and dropped: the tool
+would go on as if no signal had come (a batch frees thousands of arrays,
+so this happens). The handler therefore also remembers the signal, and
+the tools' loops call :func:`raise_if_signalled` between units of work
+and before an output is made final.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+__all__ = ["Terminated", "handled_signals", "raise_if_signalled"]
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so that no partial output stays behind."""
+
+
+_EXCEPTIONS = {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: Terminated}
+#: the exception of the signal that arrived while :func:`handled_signals` was active, or None
+_arrived = None
+
+
+def _on_signal(signum, frame):
+    global _arrived
+    _arrived = _EXCEPTIONS[signum]
+    raise _arrived
+
+
+@contextmanager
+def handled_signals():
+    """SIGINT and SIGTERM raise their exception and are remembered, inside the block.
+
+    Handlers can be set only in the main thread; elsewhere (a tool called
+    from a thread) the block runs with the signals as they were.
+    """
+    global _arrived
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _arrived = None
+    previous = {signum: signal.signal(signum, _on_signal) for signum in _EXCEPTIONS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _arrived = None
+
+
+def raise_if_signalled():
+    """Raise the exception of a signal that arrived, in case it was dropped where it was first raised.
+
+    Raises
+    ------
+    KeyboardInterrupt, Terminated
+        If SIGINT or SIGTERM arrived inside :func:`handled_signals`.
+    """
+    if _arrived is not None:
+        raise _arrived

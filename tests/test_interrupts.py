@@ -1,0 +1,70 @@
+"""Ctrl-C and SIGTERM stop the tools even where Python drops the exception of the signal handler."""
+
+import os
+import signal
+import sys
+
+import pytest
+
+import iactx.tools.process as process_module
+from iactx.tools.cli import main
+from iactx.tools.interrupts import Terminated, handled_signals, raise_if_signalled
+
+
+class _SignalledWhileFreed:
+    """Sends a signal from ``__del__``: its handler raises there, and Python drops the exception."""
+
+    def __init__(self, signum):
+        self.signum = signum
+
+    def __del__(self):
+        os.kill(os.getpid(), self.signum)
+        [i for i in range(10)]  # the handler runs at the next bytecode check, still in __del__
+
+
+def _drop_signal(signum):
+    _SignalledWhileFreed(signum)  # freed at once: the signal's exception is lost
+
+
+@pytest.fixture
+def dropped(monkeypatch):
+    """The exceptions Python drops ("Exception ignored in ..."), in order."""
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: seen.append(unraisable.exc_type))
+    return seen
+
+
+@pytest.mark.parametrize(("signum", "exception"), [(signal.SIGINT, KeyboardInterrupt),
+                                                   (signal.SIGTERM, Terminated)])
+def test_a_signal_dropped_in_a_finalizer_is_raised_again(dropped, signum, exception):
+    with handled_signals():
+        _drop_signal(signum)
+        assert dropped == [exception]
+        with pytest.raises(exception):
+            raise_if_signalled()
+    raise_if_signalled()  # forgotten once the block is left
+
+
+def test_handlers_are_restored():
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with handled_signals():
+        assert signal.getsignal(signal.SIGTERM) is not before[signal.SIGTERM]
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+@pytest.mark.parametrize(("signum", "code", "said"), [(signal.SIGINT, 130, "interrupted"),
+                                                      (signal.SIGTERM, 143, "terminated")])
+def test_process_stops_on_a_dropped_signal(tmp_path, monkeypatch, capsys, caplog, dropped, signum, code, said):
+    select_output = process_module.select_output
+
+    def select_and_drop_a_signal(tree, writer_config):
+        _drop_signal(signum)
+        return select_output(tree, writer_config)
+
+    monkeypatch.setattr(process_module, "select_output", select_and_drop_a_signal)
+    assert main(["process", "--output", str(tmp_path / "o.nc"), "--max-events", "30",
+                 "--EventSource.batch_size=10"]) == code
+    assert dropped == [{130: KeyboardInterrupt, 143: Terminated}[code]]  # first batch: stopped by the check
+    assert f"iactx: {said}" in capsys.readouterr().err
+    assert "stopped after 10 events; no output written" in caplog.text
+    assert list(tmp_path.iterdir()) == []
