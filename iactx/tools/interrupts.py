@@ -8,12 +8,13 @@ exception is printed ("Exception ignored in ...") and dropped: the tool
 would go on as if no signal had come (a batch frees thousands of arrays,
 so this happens). The handler therefore also remembers the signal, and
 the tools' loops call :func:`raise_if_signalled` between units of work
-and before an output is made final.
+and before an output is made final; the dropped exception is not printed.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -39,8 +40,10 @@ def _on_signal(signum, frame):
 def handled_signals():
     """SIGINT and SIGTERM raise their exception and are remembered, inside the block.
 
-    Handlers can be set only in the main thread; elsewhere (a tool called
-    from a thread) the block runs with the signals as they were.
+    Where Python drops that exception, it is not printed either: the next
+    :func:`raise_if_signalled` raises it. Handlers can be set only in the
+    main thread; elsewhere (a tool called from a thread) the block runs
+    with the signals as they were.
     """
     global _arrived
     if threading.current_thread() is not threading.main_thread():
@@ -48,11 +51,19 @@ def handled_signals():
         return
     _arrived = None
     previous = {signum: signal.signal(signum, _on_signal) for signum in _EXCEPTIONS}
+    previous_hook = sys.unraisablehook
+
+    def quiet_for_signals(unraisable):
+        if not (_arrived is not None and issubclass(unraisable.exc_type, _arrived)):
+            previous_hook(unraisable)
+
+    sys.unraisablehook = quiet_for_signals
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = previous_hook
         _arrived = None
 
 
