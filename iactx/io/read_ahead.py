@@ -19,8 +19,9 @@ from .._prefetch import prefetched
 
 __all__ = ["ReadAheadStream", "CHUNK_BYTES", "AHEAD_CHUNKS"]
 
-#: uncompressed bytes the thread hands over at a time
-CHUNK_BYTES = 8 * 2**20
+#: uncompressed bytes the thread hands over at a time: 1 MiB decompresses as fast as 8 MiB (0.59 s for the
+#: 578 MB of a zstd file either way) and keeps ~30 MB less waiting in memory
+CHUNK_BYTES = 2**20
 #: decompressed chunks waiting for the caller at most
 AHEAD_CHUNKS = 3
 
