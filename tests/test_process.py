@@ -188,3 +188,35 @@ def test_interrupted_run_leaves_no_output(tmp_path, signum, code, said):
     assert "stopped after" in err and "no output written" in err and f"iactx: {said}" in err
     assert "Traceback" not in err
     assert list(run_dir.iterdir()) == []
+
+
+def test_each_batch_returns_its_waveform_memory_before_the_next_is_read(tmp_path, monkeypatch):
+    """``iactx process`` frees every tree it made of a batch, so the reader refills the same blocks.
+
+    With the cyclic garbage collector off, a tree left to it (the output of an
+    intermediate step) would keep its batch's waveforms alive and the reader
+    would map a new set of blocks for every batch.
+    """
+    import gc
+
+    from conftest import amplify_tool
+
+    from iactx import _array_pool
+
+    repeated = tmp_path / "eight.simtel.zst"
+    subprocess.run([sys.executable, str(amplify_tool()), str(data_file("lst_muons_with_true_photons.simtel.zst")),
+                    str(repeated), "8"], check=True)
+    created = []
+    new_block = _array_pool._new_block
+    monkeypatch.setattr(_array_pool, "_new_block", lambda nbytes: created.append(nbytes) or new_block(nbytes))
+    gc.collect()
+    gc.disable()
+    try:
+        assert main(["process", "--input", str(repeated), "--output", str(tmp_path / "out.dl1.nc"),
+                     "--EventSource.batch_size=1", "--no-progress"]) == 0  # warns of the repeated event ids
+    finally:
+        gc.enable()
+    n_batches = 24  # 3 events, repeated 8 times
+    per_batch = 2  # LSTCam: waveforms and selected gains
+    assert len(iactx.open_dl1(tmp_path / "out.dl1.nc").ds["event_id"]) == n_batches
+    assert len(created) <= 3 * per_batch  # the batch processed, the one being read, one in the queue at most

@@ -203,7 +203,10 @@ def _release(*trees):
     A tree's nodes and their parent form reference cycles, which only the
     cyclic collector frees; detaching every node lets reference counting
     free the batch at once, so the reader refills its memory for the next
-    batch instead of mapping new pages.
+    batch instead of mapping new pages. Every tree that shares the batch's
+    arrays must go: one left for the collector (the output of an
+    intermediate step, say) keeps the waveforms of its batch alive, and
+    the reader maps a new set for every batch until the collector runs.
     """
     for tree in trees:
         for node in reversed(list(tree.subtree)):
@@ -285,30 +288,36 @@ def run_processing(registry, config, *, tool="iactx process"):
             statistics = ImageStatistics(image_processor.quality)
             while (batch := clock.timed_next(batches, "waiting for the reader")) is not None:
                 raise_if_signalled()
+                stages = [batch]  # every tree made of this batch, broken up once it is written
                 # as ctapipe-process: event types, then the stereo trigger of the subarray, before the DL1 chain
                 with clock("event selection"):
-                    tree = software_trigger(event_type_filter(batch))
-                if _has_pixels(tree):  # else parameters only: carried through, with their statistics
+                    stages.append(event_type_filter(batch))
+                    stages.append(software_trigger(stages[-1]))
+                if _has_pixels(stages[-1]):  # else parameters only: carried through, with their statistics
                     with clock("DL1 (calibration, cleaning, parameters)"):
-                        tree = image_processor(tree).filter(lambda node: node.path != IMAGE_STATISTICS_PATH)
-                        statistics.add(tree)
+                        stages.append(image_processor(stages[-1]))
+                        stages.append(stages[-1].filter(lambda node: node.path != IMAGE_STATISTICS_PATH))
+                        statistics.add(stages[-1])
                 if options.reconstruct:
                     from ..reco import reconstruct_chain
 
                     with clock("stereo reconstruction"):
-                        tree = reconstruct_chain(tree, config)
+                        stages.append(reconstruct_chain(stages[-1], config))
                 if writer_config.write_muon_parameters:
                     from ..image.muon import muon_tree  # scipy.optimize: imported only when needed
 
                     with clock("muons"):
-                        tree = muon_tree(tree, config, only_muons=tool == "iactx muons")
+                        stages.append(muon_tree(stages[-1], config, only_muons=tool == "iactx muons"))
+                tree = stages[-1]
                 with clock("writing"):
-                    writer.append(select_output(tree, writer_config))
+                    stages.append(select_output(tree, writer_config))
+                    writer.append(stages[-1])
                 described = described or described_by(tree)
                 n = batch.sizes["event"]
                 written += tree.sizes["event"]
                 tel_events += sum(tree[name].sizes["tel_event"] for name in tree.iact.cameras)
-                _release(batch, tree)
+                _release(*stages)
+                del batch, tree, stages
                 done += n
                 bar.update(n)
             raise_if_signalled()
