@@ -288,7 +288,7 @@ def run_processing(registry, config, *, tool="iactx process"):
             statistics = ImageStatistics(image_processor.quality)
             while (batch := clock.timed_next(batches, "waiting for the reader")) is not None:
                 raise_if_signalled()
-                stages = [batch]  # every tree made of this batch, broken up once it is written
+                stages = [batch]  # the trees made of this batch, broken up once it is written
                 # as ctapipe-process: event types, then the stereo trigger of the subarray, before the DL1 chain
                 with clock("event selection"):
                     stages.append(event_type_filter(batch))
@@ -296,7 +296,8 @@ def run_processing(registry, config, *, tool="iactx process"):
                 if _has_pixels(stages[-1]):  # else parameters only: carried through, with their statistics
                     with clock("DL1 (calibration, cleaning, parameters)"):
                         stages.append(image_processor(stages[-1]))
-                        stages.append(stages[-1].filter(lambda node: node.path != IMAGE_STATISTICS_PATH))
+                        if any(node.path == IMAGE_STATISTICS_PATH for node in stages[-1].subtree):  # DL1 input
+                            stages.append(stages[-1].filter(lambda node: node.path != IMAGE_STATISTICS_PATH))
                         statistics.add(stages[-1])
                 if options.reconstruct:
                     from ..reco import reconstruct_chain
@@ -310,8 +311,8 @@ def run_processing(registry, config, *, tool="iactx process"):
                         stages.append(muon_tree(stages[-1], config, only_muons=tool == "iactx muons"))
                 tree = stages[-1]
                 with clock("writing"):
-                    stages.append(select_output(tree, writer_config))
-                    writer.append(stages[-1])
+                    # not broken up: the writer may keep it (the ctapipe writer keeps the first batch)
+                    writer.append(select_output(tree, writer_config))
                 described = described or described_by(tree)
                 n = batch.sizes["event"]
                 written += tree.sizes["event"]
