@@ -219,4 +219,4 @@ def test_each_batch_returns_its_waveform_memory_before_the_next_is_read(tmp_path
     n_batches = 24  # 3 events, repeated 8 times
     per_batch = 2  # LSTCam: waveforms and selected gains
     assert len(iactx.open_dl1(tmp_path / "out.dl1.nc").ds["event_id"]) == n_batches
-    assert len(created) <= 3 * per_batch  # the batch processed, the one being read, one in the queue at most
+    assert len(created) <= 3 * per_batch  # two batches alive at a time (processed, read ahead), one spare
