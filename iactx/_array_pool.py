@@ -68,6 +68,11 @@ class ArrayPool:
         Smaller arrays come from ``numpy.empty``: the C allocator reuses
         memory of that size itself (below its mmap threshold, 128 KiB and
         more), at a tenth of the pool's cost per array.
+    max_oversize : float
+        A free block is handed out only for arrays of at least
+        ``1 / max_oversize`` of its size, so that a small array (the gain
+        choices of a batch) never takes the block a large one (its
+        waveforms) is about to ask for again.
 
     Examples
     --------
@@ -77,9 +82,10 @@ class ArrayPool:
     >>> b = pool.empty((50, 1855, 40), np.float32)   # reuses it, no new pages
     """
 
-    def __init__(self, max_free=8, min_bytes=0):
+    def __init__(self, max_free=8, min_bytes=0, max_oversize=4.0):
         self.max_free = int(max_free)
         self.min_bytes = int(min_bytes)
+        self.max_oversize = float(max_oversize)
         self._free = []
         # blocks are taken under the lock (threads may share a pool); they come back
         # through list.append, which is atomic
@@ -101,8 +107,9 @@ class ArrayPool:
         Returns
         -------
         ndarray
-            Backed by a free block large enough (the smallest such), or by
-            new memory (from numpy below ``min_bytes``).
+            Backed by the smallest free block large enough and at most
+            ``max_oversize`` times too large, or by new memory (from numpy
+            below ``min_bytes``).
         """
         dtype = np.dtype(dtype)
         nbytes = max(math.prod(shape) * dtype.itemsize, 1)
@@ -110,7 +117,8 @@ class ArrayPool:
             return np.empty(shape, dtype)
         with self._lock:
             self._trim()
-            fitting = [i for i, block in enumerate(self._free) if block.nbytes >= nbytes]
+            fitting = [i for i, block in enumerate(self._free)
+                       if nbytes <= block.nbytes <= self.max_oversize * nbytes]
             block = self._free.pop(min(fitting, key=lambda i: self._free[i].nbytes)) if fitting else None
         if block is None:
             block = _new_block(nbytes)

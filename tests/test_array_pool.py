@@ -26,6 +26,17 @@ def test_memory_is_reused_only_after_every_view_is_gone():
     assert third.flags.writeable
 
 
+def test_a_small_array_leaves_a_much_larger_free_block_to_the_large_arrays():
+    pool = ArrayPool(max_oversize=4)
+    waveforms = pool.empty((100, 1855, 40), np.float32)
+    address = waveforms.ctypes.data
+    del waveforms
+    gains = pool.empty((100, 1855), np.int8)  # 1/40 of the free block: new memory
+    assert gains.ctypes.data != address
+    quarter = pool.empty((25, 1855, 40), np.float32)  # a quarter of it: reused
+    assert quarter.ctypes.data == address
+
+
 def test_arrays_inside_xarray_objects_keep_their_memory():
     pool = ArrayPool()
     data = pool.empty((3, 5), np.int8)

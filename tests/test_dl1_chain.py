@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+import xarray as xr
 from conftest import data_file
 
 import iactx
@@ -155,3 +156,21 @@ def test_processor_applied_batch_by_batch_gives_the_whole_file_result():
         warnings.simplefilter("ignore")
         batches = [processor(batch)["LSTCam"].timing_slope.values for batch in iactx.iter_simtel(path, batch_size=1)]
     np.testing.assert_array_equal(np.concatenate(batches), whole["LSTCam"].timing_slope.values)
+
+
+def test_calibrating_first_without_the_waveforms_gives_the_processors_numbers():
+    # iactx process calibrates in its reader thread and drops the waveforms before the rest of the chain
+    from iactx.image.processor import calibrated
+
+    config = {"CameraCalibrator": {"image_extractor_type": "LocalPeakWindowSum"},
+              "LocalPeakWindowSum": {"window_width": 5}}
+    tree = read("lst_muons_with_true_photons.simtel.zst")
+    images = calibrated(tree, config, keep_waveforms=False)
+    assert "waveform" not in images["LSTCam"].ds and "waveform" in tree["LSTCam"].ds
+    assert images["LSTCam"].image.dims == ("tel_event", "pixel")
+    assert calibrated(images, config) is images  # nothing left to calibrate
+    expected = ImageProcessor(config)(tree)["LSTCam"].to_dataset(inherit=False).drop_vars("waveform")
+    xr.testing.assert_identical(ImageProcessor(config)(images)["LSTCam"].to_dataset(inherit=False), expected)
+    kept = calibrated(tree, config)
+    xr.testing.assert_identical(kept["LSTCam"].to_dataset(inherit=False).drop_vars("waveform"),
+                                images["LSTCam"].to_dataset(inherit=False))

@@ -8,7 +8,7 @@ import pytest
 
 import iactx.tools.process as process_module
 from iactx.tools.cli import main
-from iactx.tools.interrupts import Terminated, handled_signals, raise_if_signalled
+from iactx.tools.interrupts import Terminated, handled_signals, raise_if_signalled, signals_deferred
 
 
 class _SignalledWhileFreed:
@@ -53,6 +53,22 @@ def test_other_dropped_exceptions_are_still_printed(dropped):
     with handled_signals():
         FailsWhileFreed()
     assert dropped == [ValueError]
+
+
+@pytest.mark.parametrize(("signum", "exception"), [(signal.SIGINT, KeyboardInterrupt),
+                                                   (signal.SIGTERM, Terminated)])
+def test_a_signal_inside_a_deferring_block_is_raised_when_the_block_ends(signum, exception):
+    # as around a write through xarray, whose file lock an exception raised inside would leave taken
+    done = []
+    with handled_signals(), pytest.raises(exception):
+        with signals_deferred():
+            with signals_deferred():
+                os.kill(os.getpid(), signum)
+                [i for i in range(10)]  # the handler runs here, and raises nothing
+                done.append("inner")
+            done.append("outer")  # still deferred: the outer block is open
+        done.append("after")  # never reached
+    assert done == ["inner", "outer"]
 
 
 def test_handlers_are_restored():

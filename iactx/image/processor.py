@@ -36,7 +36,7 @@ from .cleaning import CLEANERS, merge_into
 from .parameters import count_timing_points, draw_timing_starts, image_parameters
 from .quality import ImageQualityQuery
 
-__all__ = ["ImageProcessor", "dl1", "COMPONENTS", "tel_types_of"]
+__all__ = ["ImageProcessor", "calibrated", "dl1", "COMPONENTS", "tel_types_of"]
 
 
 class ImageProcessor(param.Parameterized):
@@ -173,6 +173,41 @@ def _calibrated(cam, config, tel_types):
     calibrated = calibrate(reduced, extractor, tel_types=tel_types, **kwargs, **options)
     # the group keeps its R1 waveforms; only the extraction saw the reduced ones
     return calibrated.drop_vars("dvr_mask").assign(waveform=cam.variables["waveform"])
+
+
+def calibrated(tree, config=None, *, keep_waveforms=True):
+    """The calibration step of :class:`ImageProcessor` alone: ``image`` and ``peak_time`` for every camera group.
+
+    Groups that have waveforms and no image yet are calibrated as
+    :class:`ImageProcessor` would calibrate them; the others are left as
+    they are, so the processor run on the result gives the same numbers.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        Event tree.
+    config : dict, optional
+        ``{ComponentName: {parameter: value}}``; its ``CameraCalibrator``
+        section and the chosen extractor's and reducer's are used.
+    keep_waveforms : bool
+        Keep the R1 ``waveform`` (tel_event, pixel, sample) in the groups.
+        Without them the waveforms of a batch are freed with the tree that
+        was read, long before the tree returned here.
+
+    Returns
+    -------
+    xarray.DataTree
+        A new tree, or ``tree`` itself when no group needed calibrating.
+    """
+    names = [name for name in camera_groups(tree) if "image" not in tree[name].ds and "waveform" in tree[name].ds]
+    if not names:
+        return tree
+    tel_types = tel_types_of(tree)
+    nodes = {node.path: node.to_dataset(inherit=False) for node in tree.subtree}
+    for name in names:
+        cam = _calibrated(nodes[f"/{name}"], config or {}, tel_types)
+        nodes[f"/{name}"] = cam if keep_waveforms else cam.drop_vars("waveform")
+    return xr.DataTree.from_dict(nodes)
 
 
 def dl1(tree, config=None):

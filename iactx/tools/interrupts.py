@@ -9,6 +9,11 @@ would go on as if no signal had come (a batch frees thousands of arrays,
 so this happens). The handler therefore also remembers the signal, and
 the tools' loops call :func:`raise_if_signalled` between units of work
 and before an output is made final; the dropped exception is not printed.
+
+Inside :func:`signals_deferred` the handler only remembers the signal:
+code that holds a lock of a library between two bytecodes (xarray's file
+manager around HDF5 calls) must not be left by an exception there, or the
+lock stays taken and the cleanup that follows waits for it forever.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import sys
 import threading
 from contextlib import contextmanager
 
-__all__ = ["Terminated", "handled_signals", "raise_if_signalled"]
+__all__ = ["Terminated", "handled_signals", "raise_if_signalled", "signals_deferred"]
 
 
 class Terminated(BaseException):
@@ -30,10 +35,35 @@ _EXCEPTIONS = {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: Terminated}
 _arrived = None
 
 
+#: open :func:`signals_deferred` blocks
+_deferring = 0
+
+
 def _on_signal(signum, frame):
     global _arrived
     _arrived = _EXCEPTIONS[signum]
-    raise _arrived
+    if not _deferring:
+        raise _arrived
+
+
+@contextmanager
+def signals_deferred():
+    """SIGINT and SIGTERM that arrive inside the block are raised when it ends, not where they arrive.
+
+    For calls into libraries that hold a lock across Python code; the
+    block must be short (one batch written), since a signal waits for its
+    end. A signal remembered before the block is left to the next
+    :func:`raise_if_signalled`.
+    """
+    global _deferring
+    pending = _arrived
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if not _deferring and pending is None:
+        raise_if_signalled()
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from ..io.atomic import AtomicTextFile
 from ..io.dl1 import FORMAT_NAME, IMAGE_STATISTICS_PATH, EventTreeWriter
 from ..io.reference_metadata import contact_attrs, described_by, now, reference_metadata
 from .components import Contact, DataWriter, EventSource, ProcessorTool
-from .interrupts import raise_if_signalled
+from .interrupts import raise_if_signalled, signals_deferred
 from .provenance import Provenance
 from .stage_clock import StageClock
 
@@ -213,6 +213,48 @@ def _release(*trees):
             node.orphan()
 
 
+def _selected_and_calibrated(batches, selection, config, clock):
+    """Each batch's events read, and the batch after the event selection and the calibration.
+
+    Runs in the reader thread: the selection (as ctapipe-process: event
+    types, then the stereo trigger of the subarray) and the extraction of
+    images from the waveforms, which then are dropped. So the waveforms of
+    a batch are freed before the reader fills the next one, and the memory
+    holds one batch of waveforms, not two (the one processed and the one
+    read).
+
+    Parameters
+    ----------
+    batches : iterable of xarray.DataTree
+        Event trees as read.
+    selection : sequence of callable
+        Filters applied in turn, each taking and returning a tree.
+    config : dict
+        Normalised configuration (its ``CameraCalibrator`` sections).
+    clock : StageClock
+        Times the selection and the calibration.
+
+    Yields
+    ------
+    tuple of (int, xarray.DataTree)
+        Events read, and the selected, calibrated tree without waveforms.
+    """
+    from ..image.processor import calibrated
+
+    with closing(iter(batches)) as batches:  # closing this generator closes the input at once
+        for batch in batches:
+            with clock("event selection (reader thread)"):
+                stages = [batch]
+                for step in selection:
+                    stages.append(step(stages[-1]))
+            with clock("calibration (reader thread)"):
+                tree = calibrated(stages[-1], config, keep_waveforms=False)
+            _release(*(stage for stage in stages if stage is not tree))
+            n = batch.sizes["event"]
+            del batch, stages  # nothing of the batch but the tree handed over stays referenced here
+            yield n, tree
+
+
 def _progress(enabled, total, description):
     from tqdm import tqdm
 
@@ -274,28 +316,26 @@ def run_processing(registry, config, *, tool="iactx process"):
             from ..io.ctapipe_format import CtapipeDL1Writer as writer_class
         else:
             writer_class = EventTreeWriter
-        # the next batch is read and decoded in a thread while this one is processed; closing
+        event_type_filter = registry.create("EventTypeFilter", config)
+        software_trigger = registry.create("SoftwareTrigger", config)
+        # the next batch is read, selected and calibrated in a thread while this one is processed; closing
         # the iteration stops that thread (and closes the input) on any error, before the cleanup
-        batches = prefetched(clock.timed_iteration(_input_batches(source), "reading (reader thread)"),
-                             name="iactx reader")
+        batches = prefetched(_selected_and_calibrated(
+            clock.timed_iteration(_input_batches(source), "reading (reader thread)"),
+            (event_type_filter, software_trigger), config, clock), name="iactx reader")
         # the log appears after the output, and neither if either fails
         with AtomicTextFile(log_path, overwrite=True) as log_file, \
                 writer_class(output, overwrite=writer_config.overwrite) as writer, closing(batches), \
                 _progress(options.progress_bar, total, tool) as bar:
             image_processor = ImageProcessor(config)
-            event_type_filter = registry.create("EventTypeFilter", config)
-            software_trigger = registry.create("SoftwareTrigger", config)
             statistics = ImageStatistics(image_processor.quality)
-            while (batch := clock.timed_next(batches, "waiting for the reader")) is not None:
+            while (item := clock.timed_next(batches, "waiting for the reader")) is not None:
                 raise_if_signalled()
-                stages = [batch]  # the trees made of this batch, broken up once it is written
-                # as ctapipe-process: event types, then the stereo trigger of the subarray, before the DL1 chain
-                with clock("event selection"):
-                    stages.append(event_type_filter(batch))
-                    stages.append(software_trigger(stages[-1]))
-                if _has_pixels(stages[-1]):  # else parameters only: carried through, with their statistics
-                    with clock("DL1 (calibration, cleaning, parameters)"):
-                        stages.append(image_processor(stages[-1]))
+                n, selected = item
+                stages = [selected]  # the trees made of this batch, broken up once it is written
+                if _has_pixels(selected):  # else parameters only: carried through, with their statistics
+                    with clock("DL1 (cleaning, parameters)"):
+                        stages.append(image_processor(selected))
                         if any(node.path == IMAGE_STATISTICS_PATH for node in stages[-1].subtree):  # DL1 input
                             stages.append(stages[-1].filter(lambda node: node.path != IMAGE_STATISTICS_PATH))
                         statistics.add(stages[-1])
@@ -312,20 +352,22 @@ def run_processing(registry, config, *, tool="iactx process"):
                 tree = stages[-1]
                 with clock("writing"):
                     # not broken up: the writer may keep it (the ctapipe writer keeps the first batch)
-                    writer.append(select_output(tree, writer_config))
+                    output_tree = select_output(tree, writer_config)
+                    with signals_deferred():
+                        writer.append(output_tree)
                 described = described or described_by(tree)
-                n = batch.sizes["event"]
                 written += tree.sizes["event"]
                 tel_events += sum(tree[name].sizes["tel_event"] for name in tree.iact.cameras)
                 _release(*stages)
-                del batch, tree, stages
+                del item, selected, tree, output_tree, stages
                 done += n
                 bar.update(n)
             raise_if_signalled()
             record = provenance.finish(n_events=done, n_events_written=written, n_tel_events=tel_events)
             writer.update_attrs(**provenance.as_attrs(), **contact)
             if statistics.has_counts:
-                writer.add_node(IMAGE_STATISTICS_PATH, statistics.to_dataset())
+                with signals_deferred():
+                    writer.add_node(IMAGE_STATISTICS_PATH, statistics.to_dataset())
             if not ctapipe_format and described:  # the ctapipe writer adds the rest of the metadata itself
                 writer.update_attrs(**_reference_metadata(described, writer_config, options, tool=tool,
                                                           start=start, contact=contact))
