@@ -102,6 +102,14 @@ class ReadAheadStream:
         pieces = self._take(int(size), keep=True)
         return pieces[0].tobytes() if len(pieces) == 1 else b"".join(pieces)
 
+    def read_view(self, size):
+        """The next ``size`` bytes (fewer at the end) as a memoryview, not copied where one chunk holds them all.
+
+        The view keeps its chunk (``chunk_bytes``) in memory while it lives.
+        """
+        pieces = self._take(int(size), keep=True)
+        return pieces[0] if len(pieces) == 1 else memoryview(b"".join(pieces))
+
     def skip(self, size):
         """Pass over the next ``size`` bytes; return how many there were."""
         return self._take(int(size), keep=False)
