@@ -28,10 +28,11 @@ class EventSource(param.Parameterized):
     batch_megabytes = param.Number(default=128.0, bounds=(1.0, None), doc=(
         "A batch of sim_telarray events also ends once its R1 waveforms take this many MB "
         "(2**20 bytes): this bounds the memory use, whatever the number and size of the cameras "
-        "per event (a stereo event of tens of telescopes holds tens of MB of waveforms). Two "
-        "batches are in memory at a time: the next one is read while the current one is processed. "
-        "Peak memory is about 380 MB plus twice this; smaller batches cost time (on a LSTCam + "
-        "NectarCam file: 128 MB 720 MB peak, 64 MB 580 MB and ~10% slower, 32 MB 505 MB and ~40% slower)."))
+        "per event (a stereo event of tens of telescopes holds tens of MB of waveforms). The "
+        "waveforms of one batch are in memory at a time (they are dropped once calibrated, before "
+        "the next batch is read): peak memory is about 400 MB plus this. Smaller batches cost time "
+        "(on a LSTCam + NectarCam file: 128 MB 580 MB peak; 64 MB 500 MB, ~10% slower; 32 MB 460 MB, "
+        "~40% slower; 16 MB 440 MB; ctapipe-process 455 MB)."))
     strict = param.Boolean(default=False, doc=(
         "Fail on a damaged sim_telarray file (cut short, without its end-of-run blocks, or with a "
         "corrupt block) instead of warning and keeping the complete events before the damage."))
