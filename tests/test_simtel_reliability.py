@@ -194,17 +194,20 @@ def test_info_on_an_adc_block_larger_than_the_camera_is_one_line(tmp_path, capsy
     assert "ADCSamples block of telescope 1 at byte 431136: 1 gains, 111300 pixels" in caplog.text
 
 
-def test_payloads_read_like_a_file_at_their_stream_address_and_views_are_not_copies():
+@pytest.mark.parametrize("cuts", [(), (250, 251, 400)], ids=["one piece", "four pieces"])
+def test_payloads_read_like_a_file_at_their_stream_address_and_views_are_not_copies(cuts):
     import io
 
     from iactx.io.simtel_stream import _PayloadFile
 
     data = bytes(range(200)) * 5
-    payload, reference = _PayloadFile(memoryview(data)[100:600], 1000), io.BytesIO(data[100:600])
-    for position, whence in [(1010, 0), (5, 1), (-7, 2), (1000, 0), (0, 2), (1700, 0)]:
+    bounds = [100, *cuts, 600]
+    pieces = [memoryview(data)[a:b] for a, b in zip(bounds, bounds[1:])]
+    payload, reference = _PayloadFile(pieces if cuts else pieces[0], 1000), io.BytesIO(data[100:600])
+    for position, whence in [(1010, 0), (5, 1), (-7, 2), (1000, 0), (0, 2), (1700, 0), (1140, 0), (1149, 0)]:
         expected = reference.seek(position - 1000 if whence == 0 else position, whence) + 1000
         assert payload.seek(position, whence) == expected == payload.tell()
-        assert payload.read(30) == reference.read(30)
+        assert payload.read(130) == reference.read(130)
     payload.seek(1020)
     view = payload.view(50)
     assert isinstance(view, memoryview) and view.obj is data and view.tobytes() == data[120:170]

@@ -102,13 +102,12 @@ class ReadAheadStream:
         pieces = self._take(int(size), keep=True)
         return pieces[0].tobytes() if len(pieces) == 1 else b"".join(pieces)
 
-    def read_view(self, size):
-        """The next ``size`` bytes (fewer at the end) as a memoryview, not copied where one chunk holds them all.
+    def read_pieces(self, size):
+        """The next ``size`` bytes (fewer at the end), not copied: views of the chunks that hold them, in order.
 
-        The view keeps its chunk (``chunk_bytes``) in memory while it lives.
+        Each view keeps its chunk (``chunk_bytes``) in memory while it lives.
         """
-        pieces = self._take(int(size), keep=True)
-        return pieces[0] if len(pieces) == 1 else memoryview(b"".join(pieces))
+        return self._take(int(size), keep=True)
 
     def skip(self, size):
         """Pass over the next ``size`` bytes; return how many there were."""

@@ -23,6 +23,8 @@ files as ArrayEvents before the first shower.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import struct
 import warnings
 from collections import defaultdict
@@ -433,7 +435,7 @@ def _top_level_objects(stream, reads_payload):
             raise EOFError(f"the file ends at byte {stream.tell()}, inside the header of an object") from None
         kind = KNOWN_OBJECTS.get(header.type, EventIOObject)
         if reads_payload(kind):
-            payload = stream.read_view(header.content_size)
+            payload = stream.read_pieces(header.content_size)
         else:
             stream.skip(header.content_size)
             kind, payload = EventIOObject, b""
@@ -444,20 +446,32 @@ class _PayloadFile:
     """An object's payload, already read, as the file eventio's parsers expect.
 
     The parsers seek to absolute stream positions; ``address`` is where the
-    payload started in the stream. :meth:`read` gives copies, as a file
-    does; :meth:`view` the bytes themselves, for the large blocks decoded
-    here (ADC samples).
+    payload started in the stream. The payload may come in pieces (the
+    decompressed chunks an object spans), which are never joined as a
+    whole: :meth:`read` gives copies, as a file does, and :meth:`view` the
+    bytes themselves where one piece holds them (the large blocks decoded
+    here, ADC samples), a copy of just them otherwise.
+
+    Parameters
+    ----------
+    payload : bytes-like or list of bytes-like
+        The payload, or its pieces in order.
+    address : int
+        Position of its first byte in the stream.
     """
 
     def __init__(self, payload, address):
-        self._payload = memoryview(payload)
+        pieces = [memoryview(piece) for piece in (payload if isinstance(payload, list) else [payload])]
+        self._pieces = pieces or [memoryview(b"")]
+        self._starts = list(itertools.accumulate((len(piece) for piece in self._pieces[:-1]), initial=0))
+        self._size = self._starts[-1] + len(self._pieces[-1])
         self._address = address
         self._offset = 0
 
     def seek(self, position, whence=0):
         if whence not in (0, 1, 2):
             raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
-        base = (-self._address, self._offset, len(self._payload))[whence]
+        base = (-self._address, self._offset, self._size)[whence]
         if base + position < 0:
             raise ValueError(f"negative seek position {base + position}")
         self._offset = base + position
@@ -467,11 +481,18 @@ class _PayloadFile:
         return self._offset + self._address
 
     def view(self, size=-1):
-        """The next ``size`` bytes (all that are left if negative), fewer at the end, not copied."""
-        start = min(self._offset, len(self._payload))
-        stop = len(self._payload) if size is None or size < 0 else min(start + size, len(self._payload))
+        """The next ``size`` bytes (all that are left if negative), fewer at the end; not copied within one piece."""
+        start = min(self._offset, self._size)
+        stop = self._size if size is None or size < 0 else min(start + size, self._size)
         self._offset = max(self._offset, stop)
-        return self._payload[start:stop]
+        first = bisect.bisect_right(self._starts, start) - 1
+        begin = start - self._starts[first]
+        if stop <= self._starts[first] + len(self._pieces[first]):
+            return self._pieces[first][begin:stop - self._starts[first]]
+        last = bisect.bisect_right(self._starts, stop - 1) - 1
+        parts = [self._pieces[first][begin:], *self._pieces[first + 1:last],
+                 self._pieces[last][:stop - self._starts[last]]]
+        return memoryview(b"".join(parts))
 
     def read(self, size=-1):
         return self.view(size).tobytes()
