@@ -267,8 +267,9 @@ def run_processing(registry, config, *, tool="iactx process"):
 
     Every batch goes through the event selection
     (:class:`~iactx.event_selection.EventTypeFilter`,
-    :class:`~iactx.event_selection.SoftwareTrigger`), the DL1 chain and, if
-    asked, the stereo reconstruction and the muon analysis. A batch the
+    :class:`~iactx.event_selection.SoftwareTrigger`) and the calibration,
+    in the reader thread, then the rest of the DL1 chain and, if asked, the
+    stereo reconstruction and the muon analysis. A batch the
     selection empties is still written: it may carry its run's shower
     distribution. One :class:`~iactx.image.processor.ImageProcessor` serves the whole run,
     so state it carries from batch to batch (the random starts of the timing
