@@ -266,3 +266,24 @@ def test_telescope_events_lazy_equals_eager(many_runs):
                                    "true_energy"]
     with pytest.raises(ValueError, match="no column 'hilas_intensity'"):
         iactx.telescope_events(eager, columns=["hilas_intensity"])
+
+
+def test_workers_drop_only_the_heartbeat_error_of_a_closed_scheduler(monkeypatch, caplog):
+    import logging
+
+    from iactx.tools import worker_setup
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))  # restored after
+    previous_handler = signal.getsignal(signal.SIGINT)
+    dask_logger, worker_logger = logging.getLogger("distributed"), logging.getLogger("distributed.worker")
+    previous_level = dask_logger.level
+    try:
+        worker_setup.dask_setup(worker=None)
+        with caplog.at_level(logging.ERROR, logger="distributed.worker"):
+            worker_logger.error("Failed to communicate with scheduler during heartbeat.")
+            worker_logger.error("Compute Failed")
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+        dask_logger.setLevel(previous_level)
+        worker_logger.removeFilter(worker_setup._not_a_heartbeat_failure)
+    assert [record.getMessage() for record in caplog.records] == ["Compute Failed"]
