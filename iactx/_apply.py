@@ -38,7 +38,7 @@ def apply_kernel(func, *args, input_core_dims, output_core_dims, output_dtypes,
     -------
     xarray.DataArray or tuple of xarray.DataArray
     """
-    direct = _numpy_variables_call(func, args, input_core_dims, output_core_dims, kwargs or {})
+    direct = _direct_call(func, args, input_core_dims, output_core_dims, kwargs or {})
     if direct is not None:
         return direct
     return xr.apply_ufunc(
@@ -80,28 +80,72 @@ def _without_needless_alignment(args):
             for a in args]
 
 
-def _numpy_variables_call(func, args, input_core_dims, output_core_dims, kwargs):
-    """``func`` called on the arrays of numpy-backed Variables laid out as ``(tel_event, *core)``, or None.
+def _direct_call(func, args, input_core_dims, output_core_dims, kwargs):
+    """``func`` called on the arrays of numpy-backed arguments, without apply_ufunc's machinery, or None.
 
-    What apply_ufunc would do for such inputs, without its broadcasting
-    machinery (a tenth of a millisecond per call, the cost of a kernel on a
-    few telescope events): the outputs become Variables on
-    ``(tel_event, *core)``. Any other input (DataArrays, dask arrays, other
-    layouts) returns None and goes through apply_ufunc.
+    apply_ufunc aligns and broadcasts its arguments and merges their
+    coordinates (about 1.5 ms per call on a camera group, whatever the
+    number of events: more than the kernels take on a batch of a few dozen
+    telescope events). Where that cannot change anything, this does the
+    same directly: every argument a numpy-backed Variable or DataArray on
+    ``tel_event`` and its core dimensions (or on its core dimensions only,
+    passed as they are, as apply_ufunc passes them), and every DataArray's
+    coordinates the very objects of the first DataArray's. The
+    outputs are Variables on ``(tel_event, *core)`` when no argument is a
+    DataArray, else DataArrays with apply_ufunc's name and coordinates (the
+    first DataArray's, without those on dropped core dimensions, attributes
+    dropped). Any other call returns None and goes through apply_ufunc.
     """
-    loop = ("tel_event",)
-    if not args or not all(isinstance(a, xr.Variable) and isinstance(a.data, np.ndarray)
-                           and a.dims == (*loop, *core) for a, core in zip(args, input_core_dims)):
+    loop = "tel_event"
+    if not args or not all(isinstance(a, (xr.Variable, xr.DataArray)) and isinstance(a.data, np.ndarray)
+                           for a in args):
         return None
-    if len({a.shape[0] for a in args}) != 1:
-        return None  # apply_ufunc raises the error naming the sizes
-    n = args[0].shape[0]
-    result = func(*(a.data for a in args), **kwargs)
+    arrays = [a for a in args if isinstance(a, xr.DataArray)]
+    if arrays and not all(_coords_within(a, arrays[0]) for a in arrays[1:]):
+        return None
+    inputs, lengths = [], set()
+    for arg, core in zip(args, input_core_dims, strict=True):
+        variable = arg.variable if isinstance(arg, xr.DataArray) else arg
+        if set(variable.dims) == {loop, *core} and len(variable.dims) == 1 + len(core):
+            inputs.append(in_order(variable, (loop, *core)).data)
+            lengths.add(variable.shape[variable.dims.index(loop)])
+        elif set(variable.dims) == set(core) and len(variable.dims) == len(core):
+            inputs.append(in_order(variable, core).data)  # as apply_ufunc: broadcast by numpy, no leading axis
+        else:
+            return None
+    if len(lengths) != 1:
+        return None  # no telescope-event axis, or apply_ufunc raises the error naming the sizes
+    (n,) = lengths
+    result = func(*inputs, **kwargs)
     outputs = result if len(output_core_dims) > 1 else (result,)
-    variables = []
+    input_core = {dim for core in input_core_dims for dim in core}
+    labelled = []
     for out, core in zip(outputs, output_core_dims, strict=True):
         out = np.asarray(out)
         if out.ndim != 1 + len(core) or out.shape[0] != n:
-            raise ValueError(f"kernel output of shape {out.shape} does not match its dimensions {(*loop, *core)}")
-        variables.append(xr.Variable((*loop, *core), out))
-    return tuple(variables) if len(output_core_dims) > 1 else variables[0]
+            raise ValueError(f"kernel output of shape {out.shape} does not match its dimensions {(loop, *core)}")
+        variable = xr.Variable((loop, *core), out)
+        labelled.append(_like_apply_ufunc(variable, arrays, input_core - set(core)) if arrays else variable)
+    return tuple(labelled) if len(output_core_dims) > 1 else labelled[0]
+
+
+def _coords_within(array, reference):
+    """Whether every coordinate of ``array`` is the very Variable ``reference`` has under that name."""
+    variables = reference.coords.variables
+    return all(variables.get(name) is var for name, var in array.coords.variables.items())
+
+
+def _like_apply_ufunc(variable, arrays, dropped_dims):
+    """``variable`` as the DataArray apply_ufunc (``keep_attrs=False``) makes of it for ``arrays``.
+
+    Its coordinates are those of ``arrays[0]`` not on ``dropped_dims``,
+    without attributes, with their indexes; its name is the one name the
+    arrays share, if they share one.
+    """
+    reference = arrays[0]
+    coords = {name: var._replace(attrs={}) for name, var in reference.coords.variables.items()  # noqa: SLF001
+              if dropped_dims.isdisjoint(var.dims)}
+    indexes = {name: index for name, index in reference.xindexes.items() if name in coords}
+    names = {a.name for a in arrays}
+    name = names.pop() if len(names) == 1 else None
+    return xr.DataArray(variable, coords, name=name, indexes=indexes, fastpath=True)

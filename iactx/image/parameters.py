@@ -127,14 +127,18 @@ def _check_frame(frame):
 
 
 def _frame_scale(cam, frame):
-    """Degrees per metre of each telescope event (telescope frame) or 1 (camera frame)."""
+    """Degrees per metre of each telescope event (telescope frame) or 1 (camera frame), as a Variable.
+
+    A Variable carries no coordinates of its own, so the kernel call needs
+    no alignment with the image's.
+    """
     _check_frame(frame)
     if frame == "camera":
-        return xr.DataArray(1.0)
+        return xr.Variable((), 1.0)
     if "focal_length" not in cam:
         raise KeyError("frame='telescope' needs the focal length of every telescope event "
                        "('focal_length' along tel_event); use frame='camera' otherwise")
-    return ((180.0 / np.pi) / cam["focal_length"].astype(np.float64)).rename("frame_scale")
+    return (180.0 / np.pi) / cam.variables["focal_length"].astype(np.float64)
 
 
 def _frame_matrix(scale, frame, n):
