@@ -149,3 +149,23 @@ def test_error_while_streaming_leaves_no_file(tmp_path):
     with pytest.raises(ValueError, match="nothing was written to .*empty.nc: no events"):
         EventTreeWriter(tmp_path / "empty.nc").close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_batches_are_stored_as_cf_encoding_stores_them():
+    from xarray.conventions import encode_cf_variable
+
+    from iactx.io.dl1 import _encoded_values, _encoding, _flat_nodes
+
+    path = data_file("lst_muons_with_true_photons.simtel.zst")
+    kinds = set()
+    for node_path, ds in _flat_nodes(iactx.read_simtel(path).iact.dl1()).items():
+        encoding = _encoding(ds)
+        for name, var in ds.variables.items():
+            mine = _encoded_values(name, var, encoding.get(name, {}))
+            reference = var.copy(deep=False)
+            reference.encoding = {k: v for k, v in encoding.get(name, {}).items() if k in ("units", "dtype", "calendar")}
+            theirs = encode_cf_variable(reference, name=name).values
+            assert mine.dtype == theirs.dtype and mine.shape == theirs.shape, (node_path, name)
+            np.testing.assert_array_equal(mine, theirs, err_msg=f"{node_path}/{name}")
+            kinds.add(var.dtype.kind)
+    assert {"b", "f", "i", "M"} <= kinds  # booleans and times as well as numbers
