@@ -176,7 +176,13 @@ def merge_into(cam, *new):
 
 
 def _mask_result(da, name="image_mask"):
-    return da.rename(name).assign_attrs(_MASK_ATTRS)
+    """A cleaning kernel's fresh output, named and given the mask's attributes in place.
+
+    In place because nothing else holds it: ``assign_attrs`` would copy the
+    DataArray, its ``tel_event`` index included (~1 ms per camera group).
+    """
+    da.attrs.update(_MASK_ATTRS)
+    return da.rename(name)
 
 
 # --------------------------------------------------------------------------- functions

@@ -13,8 +13,6 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .quality import image_quality
-
 __all__ = ["ImageStatistics"]
 
 
@@ -47,7 +45,8 @@ class ImageStatistics:
             cam = tree[name].to_dataset(inherit=False)
             if "image_mask" not in cam or cam.sizes["tel_event"] == 0:
                 continue
-            passed = np.asarray(image_quality(cam, self.query).values, bool)
+            # the query on the arrays, as image_quality evaluates it, without labelling the result
+            passed = self.query.evaluate(cam["image"].values, cam["image_mask"].values)
             passed = np.concatenate([np.ones((passed.shape[0], 1), bool), passed], axis=1)
             in_order = np.cumprod(passed, axis=1).astype(bool)
             obs_ids = np.asarray(cam["obs_id"].values)

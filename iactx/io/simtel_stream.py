@@ -463,6 +463,7 @@ class _PayloadFile:
     def __init__(self, payload, address):
         pieces = [memoryview(piece) for piece in (payload if isinstance(payload, list) else [payload])]
         self._pieces = pieces or [memoryview(b"")]
+        self._whole = self._pieces[0] if len(self._pieces) == 1 else None  # the common case, sliced directly
         self._starts = list(itertools.accumulate((len(piece) for piece in self._pieces[:-1]), initial=0))
         self._size = self._starts[-1] + len(self._pieces[-1])
         self._address = address
@@ -485,6 +486,8 @@ class _PayloadFile:
         start = min(self._offset, self._size)
         stop = self._size if size is None or size < 0 else min(start + size, self._size)
         self._offset = max(self._offset, stop)
+        if self._whole is not None:
+            return self._whole[start:stop]
         first = bisect.bisect_right(self._starts, start) - 1
         begin = start - self._starts[first]
         if stop <= self._starts[first] + len(self._pieces[first]):
