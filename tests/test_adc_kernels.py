@@ -1,9 +1,10 @@
-"""Decoding of sim_telarray's differential ADC sample blocks."""
+"""Decoding of sim_telarray's differential ADC sample blocks and photo-electron blocks."""
 
 import numpy as np
 import pytest
 
-from iactx.io.adc_kernels import TOO_LONG, TRUNCATED, decode_differential_samples, end_of_differential_samples
+from iactx.io.adc_kernels import (BAD_CONTENT, TOO_LONG, TRUNCATED, decode_differential_samples,
+                                  end_of_differential_samples, photoelectron_counts)
 
 
 def encode(samples):
@@ -74,3 +75,47 @@ def test_end_of_undecoded_channels_matches_the_decoder():
     assert end_of_differential_samples(np.array([1, 0xF8, 0, 0, 0, 0, 0], np.uint8), 0, 2) == TOO_LONG
     # a long form announced by the last byte runs past the end
     assert end_of_differential_samples(np.array([1, 0xC0], np.uint8), 0, 2) == TRUNCATED
+
+
+def photoelectron_entries(counts, *, varint_ids, amplitudes=False, photons=None):
+    """The pixel entries of a PhotoElectrons block for ``counts`` {pixel: n}, times and amplitudes made up."""
+    out = bytearray()
+    for pixel, n in counts.items():
+        out += encode_coded(2 * pixel) if varint_ids else np.int16(pixel).tobytes()
+        out += np.int32(n).tobytes() + np.arange(n, dtype=np.float32).tobytes()
+        if amplitudes:
+            out += np.full(n, 0.5, np.float32).tobytes()
+    if photons is not None:
+        out += np.int32(len(photons)).tobytes()
+        for pixel, n in photons.items():
+            out += np.int16(pixel).tobytes() + np.int32(n).tobytes()
+    return bytes(out)
+
+
+@pytest.mark.parametrize("varint_ids, amplitudes, photons", [
+    (False, False, None), (True, False, None), (True, True, None), (True, True, {3: 40, 700: 2})])
+def test_photoelectron_counts_step_over_times_amplitudes_and_photons(varint_ids, amplitudes, photons):
+    counts = {0: 1, 5: 3, 300: 12, 1854: 2}  # pixel 300 takes a 2-byte varint id
+    data = b"HEAD" + photoelectron_entries(counts, varint_ids=varint_ids, amplitudes=amplitudes, photons=photons)
+    out = np.zeros(1855, np.int32)
+    end = photoelectron_counts(np.frombuffer(data, np.uint8), 4, len(counts), varint_ids, amplitudes,
+                               photons is not None, out)
+    assert end == len(data)
+    expected = np.zeros(1855, np.int32)
+    expected[list(counts)] = list(counts.values())
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("counts, cut, result", [
+    ({2: 3}, 1, TRUNCATED),         # inside the last time
+    ({2: 3}, 13, TRUNCATED),        # inside the count
+    ({9: 1}, 0, BAD_CONTENT),       # a pixel past the camera
+    ({2: -1}, 0, BAD_CONTENT),      # a negative count
+])
+def test_photoelectron_counts_refuse_cut_or_impossible_entries(counts, cut, result):
+    data = photoelectron_entries(counts, varint_ids=False)
+    data = data[:len(data) - cut]
+    assert photoelectron_counts(np.frombuffer(data, np.uint8), 0, 1, False, False, False,
+                                np.zeros(4, np.int32)) == result
+    too_long = np.frombuffer(b"\xfc" + bytes(8), np.uint8)  # a 7-byte pixel id
+    assert photoelectron_counts(too_long, 0, 1, True, False, False, np.zeros(4, np.int32)) == TOO_LONG

@@ -195,3 +195,24 @@ def test_muon_chain_on_a_bare_camera_group():
     muons = cam.iact.calibrate().iact.clean().iact.muon_fit()
     np.testing.assert_allclose(muons["muonring_radius"], 1.2, atol=0.05)
     assert np.all(muons["muonefficiency_optical_efficiency"] > 0.1)
+
+
+def test_true_images_are_the_counts_eventio_parses(sample_name, monkeypatch):
+    from iactx.io import simtel_stream
+
+    counted = simtel_stream._photoelectron_counts
+    compared = []
+
+    def compared_with_eventio(block):
+        counts = counted(block)
+        expected = simtel_stream._parse(block)["photoelectrons"]
+        assert counts.dtype == np.int32
+        np.testing.assert_array_equal(counts, expected)
+        compared.append(int(counts.sum()))
+        return counts
+
+    monkeypatch.setattr(simtel_stream, "_photoelectron_counts", compared_with_eventio)
+    tree = read(sample_name)
+    if sample_name.startswith("lst"):  # the samples with true images
+        assert compared and sum(compared) > 0
+        assert all("true_image" in tree[name].ds for name in tree.iact.cameras)

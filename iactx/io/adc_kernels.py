@@ -1,23 +1,27 @@
-"""Decoding of sim_telarray ADC sample blocks, on plain byte arrays.
+"""Decoding of sim_telarray ADC sample and true photo-electron blocks, on plain byte arrays.
 
 sim_telarray stores the samples of each pixel and gain channel as
 differences from the previous sample (the first from zero), each difference
 a signed variable-length integer: the number of leading one bits of the
 first byte gives the number of bytes that follow, the remaining bits,
 most significant first, hold ``2 * |d|`` for ``d >= 0`` and
-``2 * |d| - 1`` for ``d < 0`` (the sign in the lowest bit).
+``2 * |d| - 1`` for ``d < 0`` (the sign in the lowest bit). Photo-electron
+blocks (version 3) give pixel ids in the same form.
 """
 
 import numpy as np
 
 from .._numba import kernel
 
-__all__ = ["decode_differential_samples", "end_of_differential_samples", "TRUNCATED", "TOO_LONG"]
+__all__ = ["decode_differential_samples", "end_of_differential_samples", "photoelectron_counts", "TRUNCATED",
+           "TOO_LONG", "BAD_CONTENT"]
 
 #: return value of :func:`decode_differential_samples` when the bytes end inside the block
 TRUNCATED = -1
 #: return value when a difference is longer than the format's five bytes
 TOO_LONG = -2
+#: return value of :func:`photoelectron_counts` for a pixel id outside the camera or a negative count
+BAD_CONTENT = -3
 
 
 @kernel
@@ -132,3 +136,101 @@ def end_of_differential_samples(data, start, n_values):
         else:
             return TOO_LONG
     return pos if pos <= end else TRUNCATED
+
+
+@kernel
+def _signed_varint(data, pos, end):
+    """The signed variable-length integer at ``pos``: (value, bytes taken), bytes 0 if ``data`` ends first.
+
+    Bytes taken are -1 for a form longer than five bytes.
+    """
+    if pos >= end:
+        return 0, 0
+    first = np.int64(data[pos])
+    length = 1
+    while length <= 5 and first & (0x80 >> (length - 1)):
+        length += 1
+    if length > 5:
+        return 0, -1
+    if pos + length > end:
+        return 0, 0
+    coded = first & (0xFF >> length)
+    for k in range(1, length):
+        coded = (coded << 8) | np.int64(data[pos + k])
+    return (coded >> 1) ^ -(coded & 1), length
+
+
+@kernel
+def _int_le(data, pos, n_bytes):
+    """The signed little-endian integer of ``n_bytes`` bytes at ``pos`` (the caller checks the bounds)."""
+    value = np.int64(0)
+    for k in range(n_bytes):
+        value |= np.int64(data[pos + k]) << (8 * k)
+    sign = np.int64(1) << (8 * n_bytes - 1)
+    return (value ^ sign) - sign
+
+
+@kernel
+def photoelectron_counts(data, start, n_nonempty, varint_ids, has_amplitudes, has_photons, out):
+    """Photo-electrons per pixel of a PhotoElectrons block (type 1208), stepping over their times.
+
+    Each non-empty pixel is stored as its id (int16, a signed
+    variable-length integer from version 3), the number ``n`` of its
+    photo-electrons (int32), their ``n`` arrival times (float32) and, with
+    ``has_amplitudes``, their ``n`` amplitudes (float32); with
+    ``has_photons`` a list of photon counts follows (int32 length, then
+    int16 pixel id and int32 count each), stepped over too. Little-endian.
+
+    Parameters
+    ----------
+    data : ndarray of uint8
+        The bytes of the block.
+    start : int
+        Offset of the first pixel entry.
+    n_nonempty : int
+        Number of pixel entries.
+    varint_ids, has_amplitudes, has_photons : bool
+        The block's layout (version 3, flags 1 and 4).
+    out : ndarray of int32, shape (n_pixels,)
+        Set to the count of each pixel listed; the others are left as they are.
+
+    Returns
+    -------
+    int
+        The offset just past the block's content, or :data:`TRUNCATED`,
+        :data:`TOO_LONG` (a pixel id) or :data:`BAD_CONTENT`.
+    """
+    end = data.shape[0]
+    pos = start
+    per_photoelectron = 8 if has_amplitudes else 4
+    for _ in range(n_nonempty):
+        if varint_ids:
+            pixel, length = _signed_varint(data, pos, end)
+            if length <= 0:
+                return TRUNCATED if length == 0 else TOO_LONG
+            pos += length
+        else:
+            if pos + 2 > end:
+                return TRUNCATED
+            pixel = _int_le(data, pos, 2)
+            pos += 2
+        if pos + 4 > end:
+            return TRUNCATED
+        n = _int_le(data, pos, 4)
+        pos += 4
+        if pixel < 0 or pixel >= out.shape[0] or n < 0:
+            return BAD_CONTENT
+        out[pixel] = n
+        pos += n * per_photoelectron
+        if pos > end:
+            return TRUNCATED
+    if has_photons:
+        if pos + 4 > end:
+            return TRUNCATED
+        n_listed = _int_le(data, pos, 4)
+        if n_listed < 0:
+            return BAD_CONTENT
+        pos += 4 + 6 * n_listed
+        if pos > end:
+            return TRUNCATED
+    return pos

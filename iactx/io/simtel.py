@@ -490,7 +490,7 @@ class SimtelSource:
             camera.pointing.append(_pointing(array_event["tracking_positions"][tel_id]))
             camera.focal_length.append(self.focal_lengths[tel_id])
             if self.has_true_image:
-                image = (photoelectrons.get(tel_id - 1) or {}).get("photoelectrons")
+                image = photoelectrons.get(tel_id - 1)
                 n_pixels = adc.shape[1]
                 camera.true_image.append(np.full(n_pixels, -1, np.int32) if image is None
                                          else np.asarray(image, np.int32))

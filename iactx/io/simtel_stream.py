@@ -35,7 +35,8 @@ from eventio.histograms import Histograms
 from eventio.iact import AtmosphericProfile, InputCard, PhotoElectrons, TelescopeData
 from eventio.simtel import objects as simtel_objects
 
-from .adc_kernels import TRUNCATED, decode_differential_samples, end_of_differential_samples
+from .adc_kernels import (BAD_CONTENT, TRUNCATED, decode_differential_samples, end_of_differential_samples,
+                          photoelectron_counts)
 from .read_ahead import ReadAheadStream
 
 __all__ = ["SimtelStream", "AdcSamples", "BadBlockError", "UndescribedTelescopesWarning"]
@@ -66,6 +67,8 @@ _HISTORY_LINES = (simtel_objects.HistoryCommandLine, simtel_objects.HistoryConfi
 
 
 _ADC_BLOCK_HEAD = struct.Struct("<ihh")  # n_pixels, n_gains, n_samples
+#: head of a PhotoElectrons block: n_pe, n_pixels, then (from version 2) flags, then the non-empty pixels
+_PHOTOELECTRONS_HEAD = {1: struct.Struct("<iii"), 2: struct.Struct("<iihi"), 3: struct.Struct("<iihi")}
 
 #: EventIO pads the content of an object to a multiple of this many bytes
 _ALIGNMENT = 4
@@ -142,7 +145,7 @@ class SimtelStream:
     :class:`AdcSamples`, or ``adc_sums``), ``tracking_positions``,
     ``camera_monitorings`` and ``laser_calibrations`` (as valid for the
     event), and for simulated showers ``mc_shower``, ``mc_event`` and
-    ``photoelectrons`` (true images by 0-based telescope index) where the
+    ``photoelectrons`` (true images, int32 photo-electrons per pixel, by 0-based telescope index) where the
     file has them. Data events without triggered telescopes are skipped. An
     event is yielded once the object after it has started, so an event cut
     short by the end of the file is never yielded: the file's ``EOFError``
@@ -360,11 +363,11 @@ class SimtelStream:
         images = {}
         for obj in _children(telescope_data):
             if isinstance(obj, PhotoElectrons):
-                image = images[obj.telescope_id] = _parse(obj)
+                image = images[obj.telescope_id] = _photoelectron_counts(obj)
                 shape = self.camera_shapes.get(obj.telescope_id + 1)
-                if shape is not None and np.shape(image["photoelectrons"]) != shape[1:2]:
-                    raise _bad_block(obj, obj.telescope_id + 1, f"{np.shape(image['photoelectrons'])} true "
-                                                                f"photo-electron counts, the camera has {shape[1]} pixels")
+                if shape is not None and image.shape != shape[1:2]:
+                    raise _bad_block(obj, obj.telescope_id + 1, f"{image.shape} true photo-electron counts, the "
+                                                                f"camera has {shape[1]} pixels")
         return images
 
     def _wanted(self, event):
@@ -697,6 +700,42 @@ def _adc_samples(block, tel_id, camera_shape):
     if not 0 <= len(payload) - end < _ALIGNMENT:
         raise _bad_block(block, tel_id, f"holds {len(payload)} bytes, its samples take {end}")
     return AdcSamples(samples, 1, data, high_gain_end)
+
+
+def _photoelectron_counts(block):
+    """The true image of a PhotoElectrons block: photo-electrons per pixel (int32), the times stepped over.
+
+    eventio's parser also gathers every photo-electron's time and pixel, of
+    which only the counts are used, holding the interpreter lock throughout.
+
+    Raises
+    ------
+    BadBlockError
+        An unknown version, or bytes that do not hold exactly the block's
+        content (and the padding to a multiple of 4 bytes).
+    """
+    version = block.header.version
+    tel_id = block.telescope_id + 1
+    if version not in _PHOTOELECTRONS_HEAD:
+        raise _bad_block(block, tel_id, f"version {version}, not one of {sorted(_PHOTOELECTRONS_HEAD)}")
+    head = _PHOTOELECTRONS_HEAD[version]
+    payload = _payload(block)
+    if len(payload) < head.size:
+        raise _bad_block(block, tel_id, f"{len(payload)} bytes, too few for its head")
+    _, n_pixels, *flags, n_nonempty = head.unpack_from(payload)
+    flags = flags[0] if flags else 0
+    if not 0 <= n_nonempty <= n_pixels:
+        raise _bad_block(block, tel_id, f"{n_nonempty} non-empty pixels of {n_pixels}")
+    counts = np.zeros(n_pixels, np.int32)
+    end = photoelectron_counts(np.frombuffer(payload, np.uint8), head.size, n_nonempty, version > 2,
+                               bool(flags & 1), bool(flags & 4), counts)
+    if end < 0:
+        problem = {TRUNCATED: "ends before its content", BAD_CONTENT: "lists a pixel outside the camera or a "
+                   "negative count"}.get(end, "holds a pixel id longer than 5 bytes")
+        raise _bad_block(block, tel_id, problem)
+    if not 0 <= len(payload) - end < _ALIGNMENT:
+        raise _bad_block(block, tel_id, f"holds {len(payload)} bytes, its content takes {end}")
+    return counts
 
 
 def _check_adc_shape(block, tel_id, shape, camera_shape):
