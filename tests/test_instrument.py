@@ -194,3 +194,13 @@ def test_neighbor_csr_of_real_camera_tables_matches_the_neighbour_search():
     empty_indptr, empty_indices = neighbor_csr(np.zeros((3, 0), np.int32))
     np.testing.assert_array_equal(empty_indptr, [0, 0, 0, 0])
     assert empty_indices.size == 0
+
+
+def test_telescopes_of_one_camera_group_share_their_sampling():
+    base = CameraReadout("HexTest", 1.0, np.ones((2, 10)), 0.5, 2, 7, 30)
+    close = CameraReadout("HexTest", 1.0 + 1e-7, np.ones((2, 12)), 0.5, 2, 7, 30)  # within np.isclose
+    data_vars, coords, attrs = CameraReadout.to_dataset_items({1: base, 2: close})
+    assert data_vars["reference_pulse_shape"][1].shape == (2, 2, 12)
+    other = CameraReadout("HexTest", 2.0, np.ones((2, 10)), 0.5, 2, 7, 30)
+    with pytest.raises(ValueError, match="telescope 3 of camera HexTest has sampling_rate=2.0, others 1.0"):
+        CameraReadout.to_dataset_items({1: base, 3: other})

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._assign import with_variables
 from ..instrument import CameraReadout
 from .shower_distribution import SHOWER_DISTRIBUTION_PATH
 
@@ -145,14 +146,24 @@ TELESCOPE_COLUMNS = ("tel_type", "mirror_area", "n_mirrors", "equivalent_focal_l
 
 
 def _with_telescope_columns(cam, instrument):
-    rows = instrument[list(TELESCOPE_COLUMNS)].sel(tel=cam["readout_tel"].values)
+    """``cam`` with the rows of ``instrument``'s :data:`TELESCOPE_COLUMNS` for its ``readout_tel``.
+
+    Rows picked by position and put in as Variables: ``sel`` and ``assign``
+    (index look-up, alignment) took a few milliseconds per camera group
+    and batch.
+    """
+    readout = cam["readout_tel"].values
+    rows = instrument.indexes["tel"].get_indexer(readout)
+    if (rows < 0).any():
+        raise KeyError(f"telescopes {readout[rows < 0].tolist()} of the camera group are not in /instrument")
     columns = {}
     for name in TELESCOPE_COLUMNS:
-        values = rows[name].values
+        var = instrument.variables[name]
+        values = var.values[rows]
         if values.dtype.kind == "U":  # as narrow as its own strings, as a file gives it back
             values = np.array(values.tolist(), dtype=str)
-        columns[name] = ("readout_tel", values, dict(rows[name].attrs))
-    return cam.assign(columns)
+        columns[name] = xr.Variable(("readout_tel",), values, dict(var.attrs))
+    return with_variables(cam, columns)
 
 
 def tel_types_of(tree):
