@@ -3,6 +3,9 @@
 Every labelled-layer function calls :func:`apply_kernel`, which wraps
 :func:`xarray.apply_ufunc` with ``dask="parallelized"`` so that the same
 code runs on numpy- and dask-backed data, chunked along ``tel_event``.
+Numpy-backed arguments of one camera group, where apply_ufunc's alignment
+cannot change anything, are handed to the kernel directly, with the same
+result.
 """
 
 from __future__ import annotations
