@@ -31,8 +31,8 @@ class EventSource(param.Parameterized):
         "per event (a stereo event of tens of telescopes holds tens of MB of waveforms). The "
         "waveforms of one batch are in memory at a time (they are dropped once calibrated, before "
         "the next batch is read): peak memory is about 400 MB plus this. Smaller batches cost time "
-        "(on a LSTCam + NectarCam file: 128 MB 580 MB peak; 64 MB 500 MB, ~10% slower; 32 MB 460 MB, "
-        "~40% slower; 16 MB 440 MB; ctapipe-process 455 MB)."))
+        "(on a LSTCam + NectarCam file: 128 MB 560 MB peak; 64 MB 480 MB, ~6% slower on two cores; "
+        "32 MB 440 MB, ~20% slower; 16 MB 420 MB; ctapipe-process 455 MB)."))
     strict = param.Boolean(default=False, doc=(
         "Fail on a damaged sim_telarray file (cut short, without its end-of-run blocks, or with a "
         "corrupt block) instead of warning and keeping the complete events before the damage."))
