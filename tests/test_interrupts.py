@@ -94,3 +94,27 @@ def test_process_stops_on_a_dropped_signal(tmp_path, monkeypatch, capsys, caplog
     assert f"iactx: {said}" in err and "Exception ignored" not in err and dropped == []
     assert "stopped after 10 events; no output written" in caplog.text
     assert list(tmp_path.iterdir()) == []
+
+
+def test_merge_finishes_the_input_being_written_then_stops_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from iactx.datasets import make_runs
+    from iactx.io.dl1 import EventTreeWriter
+
+    inputs = []
+    for run in make_runs(tmp_path / "runs", 2):
+        inputs.append(tmp_path / f"{run.name}.nc")
+        assert main(["process", "--input", str(run), "--output", str(inputs[-1]), "--no-progress"]) == 0
+    append = EventTreeWriter.append
+    appended = []
+
+    def append_with_a_signal_inside(self, tree):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives inside the write of the first input
+        append(self, tree)
+        appended.append(tree.sizes["event"])
+
+    monkeypatch.setattr(EventTreeWriter, "append", append_with_a_signal_inside)
+    merged = tmp_path / "merged.nc"
+    assert main(["merge", "--input", *map(str, inputs), "--output", str(merged)]) == 130
+    assert len(appended) == 1 and appended[0] > 0  # the first input written whole, the second never started
+    assert "iactx: interrupted" in capsys.readouterr().err
+    assert not merged.exists() and not any(p.name.startswith("merged") for p in tmp_path.iterdir())

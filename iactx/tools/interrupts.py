@@ -51,7 +51,7 @@ def signals_deferred():
     """SIGINT and SIGTERM that arrive inside the block are raised when it ends, not where they arrive.
 
     For calls into libraries that hold a lock across Python code; the
-    block must be short (one batch written), since a signal waits for its
+    block must be short (one batch, or one input of a merge, written), since a signal waits for its
     end. A signal remembered before the block is left to the next
     :func:`raise_if_signalled`.
     """

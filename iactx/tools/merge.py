@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..io.dl1 import EventTreeWriter
 from ..io.paths import resolve_paths
-from .interrupts import raise_if_signalled
+from .interrupts import raise_if_signalled, signals_deferred
 from .provenance import Provenance
 
 __all__ = ["merge_files"]
@@ -66,7 +66,10 @@ def merge_files(inputs, output, *, overwrite=False, progress=False):
             tqdm(total=len(paths), unit="file", disable=not progress, file=sys.stderr, desc="iactx merge") as bar:
         for scan, tree in itertools.chain([first], trees):
             raise_if_signalled()
-            writer.append(tree)
+            # Ctrl-C waits for the end of this input's write: raised inside xarray's file lock it would leave
+            # the lock taken, and the removal of the partial output would wait for it forever
+            with signals_deferred():
+                writer.append(tree)
             inputs.append({"path": str(scan.path), "provenance": _parsed(scan.root_attrs.get("provenance"))})
             bar.update(1)
         raise_if_signalled()
