@@ -132,7 +132,7 @@ class ImageProcessor(param.Parameterized):
 
     def _true_parameters(self, cam):
         """Parameters of the true image (true_image > 0), prefixed ``true_``."""
-        # the integer counts are taken in float64 by the kernel call, as the images are
+        # integer counts: image_parameters takes them in float64 (its _float_array)
         params = image_parameters(cam, self.frame, quality=self.quality, image="true_image",
                                   mask=cam["true_image"] > 0, peak_time=False, timing_starts="deterministic")
         return params.rename({name: f"true_{name}" for name in params.data_vars})
