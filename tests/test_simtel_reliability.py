@@ -104,6 +104,18 @@ def test_bad_calibration_block_is_refused(tmp_path, note, problem):
 
 
 @pytest.mark.parametrize("note, problem", [
+    ("PhotoElectrons: a pixel id past the camera", "lists a pixel outside the camera or a negative count"),
+    ("PhotoElectrons: 2**20 photo-electrons", "ends before its content"),
+])
+def test_bad_true_image_block_names_file_byte_and_telescope(tmp_path, note, problem):
+    path = crafted(tmp_path, note)
+    message = rf"{path} is truncated or corrupt after 0 complete events .*: PhotoElectrons block of telescope 1 " \
+              rf"at byte \d+: {problem}"
+    with pytest.raises(ValueError, match=message):
+        iactx.read_simtel(path, strict=True)
+
+
+@pytest.mark.parametrize("note, problem", [
     ("HV-disabled pixel 5000", r"HV_disabled pixels \[5000\] outside the camera's 1855"),
     ("HV-disabled pixel -1", r"HV_disabled pixels \[-1\] outside"),
 ])
