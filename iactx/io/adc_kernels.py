@@ -142,7 +142,11 @@ def end_of_differential_samples(data, start, n_values):
 def _signed_varint(data, pos, end):
     """The signed variable-length integer at ``pos``: (value, bytes taken), bytes 0 if ``data`` ends first.
 
-    Bytes taken are -1 for a form longer than five bytes.
+    Bytes taken are -1 for a form longer than five bytes. For the pixel ids
+    of photo-electron blocks; :func:`decode_differential_samples` keeps its
+    own unrolled form of this step on unsigned positions, because calling
+    this from its inner loop made it 1.6x slower (this loop form) or 3.5x
+    (an unrolled one returning a tuple), ns per sample in a micro-benchmark.
     """
     if pos >= end:
         return 0, 0
